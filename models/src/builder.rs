@@ -127,7 +127,12 @@ impl Builder {
         let ow = Self::window(&name, w, c.kernel, c.stride, c.pad)?;
         let fan_in = cin * c.kernel * c.kernel;
         let params = vec![
-            self.param(&name, "weight", vec![c.out, cin, c.kernel, c.kernel], ParamRole::Weight { fan_in, fan_out: c.out * c.kernel * c.kernel }),
+            self.param(
+                &name,
+                "weight",
+                vec![c.out, cin, c.kernel, c.kernel],
+                ParamRole::Weight { fan_in, fan_out: c.out * c.kernel * c.kernel },
+            ),
             self.param(&name, "bias", vec![c.out], ParamRole::Bias { fan_in }),
         ];
         let op = Op::Conv2d { out: c.out, kernel: c.kernel, stride: c.stride, pad: c.pad };
@@ -139,10 +144,15 @@ impl Builder {
         let name = self.path(name);
         let shape = self.map3(&name, x)?.to_vec();
         let c = shape[0];
-        let params = [("weight", ParamRole::Scale), ("bias", ParamRole::Shift), ("running_mean", ParamRole::RunningMean), ("running_var", ParamRole::RunningVar)]
-            .into_iter()
-            .map(|(leaf, role)| self.param(&name, leaf, vec![c], role))
-            .collect();
+        let params = [
+            ("weight", ParamRole::Scale),
+            ("bias", ParamRole::Shift),
+            ("running_mean", ParamRole::RunningMean),
+            ("running_var", ParamRole::RunningVar),
+        ]
+        .into_iter()
+        .map(|(leaf, role)| self.param(&name, leaf, vec![c], role))
+        .collect();
         Ok(self.push(name, Op::BatchNorm2d { eps: 1e-5, momentum: 0.1 }, vec![x], shape, params))
     }
 
@@ -223,7 +233,10 @@ impl Builder {
         for &x in &xs[1..] {
             let [c, h, w] = self.map3(&name, x)?;
             if [h, w] != [shape[1], shape[2]] {
-                return Err(ModelError::Shape { node: name, detail: format!("cannot concatenate {h}x{w} with {}x{} maps", shape[1], shape[2]) });
+                return Err(ModelError::Shape {
+                    node: name,
+                    detail: format!("cannot concatenate {h}x{w} with {}x{} maps", shape[1], shape[2]),
+                });
             }
             shape[0] += c;
         }

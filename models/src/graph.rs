@@ -13,18 +13,35 @@ pub enum Op {
     /// The network input, `[C, H, W]` per example.
     Input,
     /// Convolution with bias; params `weight [out, in, k, k]`, `bias [out]`.
-    Conv2d { out: usize, kernel: usize, stride: usize, pad: usize },
+    Conv2d {
+        out: usize,
+        kernel: usize,
+        stride: usize,
+        pad: usize,
+    },
     /// Batch norm over channels; params `weight`, `bias` and buffers
     /// `running_mean`, `running_var`, all `[C]`.
-    BatchNorm2d { eps: f64, momentum: f64 },
+    BatchNorm2d {
+        eps: f64,
+        momentum: f64,
+    },
     /// Fully connected layer on a flat input; params `weight [out, in]`, `bias [out]`.
-    Linear { out: usize },
+    Linear {
+        out: usize,
+    },
     Relu,
     Sigmoid,
     /// Max pooling, floor mode; padding counts as -inf.
-    MaxPool2d { kernel: usize, stride: usize, pad: usize },
+    MaxPool2d {
+        kernel: usize,
+        stride: usize,
+        pad: usize,
+    },
     /// Average pooling, floor mode, no padding.
-    AvgPool2d { kernel: usize, stride: usize },
+    AvgPool2d {
+        kernel: usize,
+        stride: usize,
+    },
     /// Average over the whole map to `[C, 1, 1]`.
     GlobalAvgPool,
     /// Max over the whole map to `[C, 1, 1]`.
@@ -32,7 +49,9 @@ pub enum Op {
     /// `[C, H, W]` to `[C * H * W]`.
     Flatten,
     /// Active in training only.
-    Dropout { p: f64 },
+    Dropout {
+        p: f64,
+    },
     /// Concatenation on channels, inputs in order.
     Concat,
     /// Element-wise sum of two equal shapes.

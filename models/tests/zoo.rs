@@ -55,7 +55,9 @@ fn too_small_input_names_the_smallest_size_that_works() {
     // GoogLeNet and ResNet-18 pad every window, so even a 1x1 input flows through them.
     let mut rejected = vec![];
     for arch in ARCHS {
-        let Err(err) = arch.build(&Config { size: 1, ..arch.default_config() }) else { continue };
+        let Err(err) = arch.build(&Config { size: 1, ..arch.default_config() }) else {
+            continue;
+        };
         let ModelError::TooSmall { min, .. } = err else { panic!("{}: {err}", arch.name) };
         assert!(min > 1 && min <= arch.recipe.size, "{}: min {min}", arch.name);
         assert!(arch.build(&Config { size: min, ..arch.default_config() }).is_ok());

@@ -11,7 +11,7 @@ fn inception(b: &mut Builder, name: &str, x: ValueId, (c1, c2, c3, c4): Widths) 
     b.scope(name, |b| {
         let p1 = b.conv2d("p1.conv", x, Conv::k(1).out(c1))?;
         let p1 = b.relu(p1);
-        let mut reduce_then = |b: &mut Builder, path: &str, (reduce, out): (usize, usize), k: usize| {
+        let reduce_then = |b: &mut Builder, path: &str, (reduce, out): (usize, usize), k: usize| {
             b.scope(path, |b| {
                 let y = b.conv2d("conv1", x, Conv::k(1).out(reduce))?;
                 let y = b.relu(y);

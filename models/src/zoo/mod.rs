@@ -50,16 +50,21 @@ pub const ARCHS: &[Arch] = &[
     Arch { name: "nin", about: "Network in Network (224 px)", recipe: recipe(128, 0.1, 224), define: nin::define },
     Arch { name: "googlenet", about: "GoogLeNet / Inception-v1 (96 px)", recipe: recipe(128, 0.1, 96), define: googlenet::define },
     Arch { name: "resnet18", about: "ResNet-18 (96 px)", recipe: recipe(256, 0.1, 96), define: resnet::resnet18 },
-    Arch { name: "densenet", about: "DenseNet, growth 32, 4x4 conv blocks, max-pooled head (96 px)", recipe: recipe(256, 0.1, 96), define: densenet::define },
+    Arch {
+        name: "densenet",
+        about: "DenseNet, growth 32, 4x4 conv blocks, max-pooled head (96 px)",
+        recipe: recipe(256, 0.1, 96),
+        define: densenet::define,
+    },
 ];
 
 impl Arch {
     /// Looks a network up by name; the error lists the known ones.
     pub fn find(name: &str) -> Result<&'static Arch> {
-        ARCHS.iter().find(|a| a.name == name).ok_or_else(|| ModelError::UnknownArch {
-            name: name.into(),
-            known: ARCHS.iter().map(|a| a.name).collect(),
-        })
+        ARCHS
+            .iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| ModelError::UnknownArch { name: name.into(), known: ARCHS.iter().map(|a| a.name).collect() })
     }
 
     /// Fashion-MNIST's setting: 1 channel, 10 classes, the recipe's size.

@@ -12,11 +12,8 @@ fn residual(b: &mut Builder, name: &str, x: ValueId, channels: usize, stride: us
         let y = b.relu(y);
         let y = b.conv2d("conv2", y, Conv::k(3).out(channels).pad(1))?;
         let y = b.batch_norm("bn2", y)?;
-        let shortcut = if stride != 1 || b.shape(x)[0] != channels {
-            b.conv2d("shortcut", x, Conv::k(1).out(channels).stride(stride))?
-        } else {
-            x
-        };
+        let shortcut =
+            if stride != 1 || b.shape(x)[0] != channels { b.conv2d("shortcut", x, Conv::k(1).out(channels).stride(stride))? } else { x };
         let y = b.add(y, shortcut)?;
         Ok(b.relu(y))
     })

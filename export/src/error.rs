@@ -1,0 +1,11 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ExportError {
+    #[error("opset {0} is not supported: the exporter writes opsets {min} to {max}", min = crate::lower::OPSETS.start(), max = crate::lower::OPSETS.end())]
+    Opset(i64),
+    #[error(transparent)]
+    Weights(#[from] cnnzoo_models::ModelError),
+    #[error("{path}: not an ONNX model: {problem}")]
+    NotOnnx { path: String, problem: String },
+}

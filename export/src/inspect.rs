@@ -1,0 +1,83 @@
+//! `cnnzoo-export --inspect`: what an ONNX file holds, read through our own
+//! protobuf types (so it also works on files that other exporters wrote).
+
+use std::collections::BTreeMap;
+
+use cnnzoo_proto::{tensor_shape_proto::dimension, type_proto, ModelProto, ValueInfoProto};
+use serde_json::{json, Value};
+
+use crate::ExportError;
+
+/// A decoded model, refusing bytes that are not an ONNX model (a truncated file
+/// fails to decode; a foreign file that happens to decode has no graph).
+pub fn decode(bytes: &[u8], path: &str) -> Result<ModelProto, ExportError> {
+    let bad = |problem: String| ExportError::NotOnnx { path: path.into(), problem };
+    let model = cnnzoo_proto::decode_model(bytes).map_err(|e| bad(format!("{e} (truncated or not protobuf)")))?;
+    match &model.graph {
+        Some(g) if model.ir_version > 0 && !g.node.is_empty() && !model.opset_import.is_empty() => Ok(model),
+        _ => Err(bad("no graph, IR version or opset (not an ONNX model)".into())),
+    }
+}
+
+fn shape(v: &ValueInfoProto) -> Vec<String> {
+    let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return vec![];
+    };
+    t.shape
+        .iter()
+        .flat_map(|s| &s.dim)
+        .map(|d| match &d.value {
+            Some(dimension::Value::DimValue(n)) => n.to_string(),
+            Some(dimension::Value::DimParam(p)) => p.clone(),
+            None => "?".into(),
+        })
+        .collect()
+}
+
+/// The report as JSON: inputs and outputs with shapes, opset, node counts by
+/// op type, parameter count (elements of all initializers) and metadata.
+pub fn report(model: &ModelProto) -> Value {
+    let g = model.graph.clone().unwrap_or_default();
+    let io = |vs: &[ValueInfoProto]| vs.iter().map(|v| json!({"name": v.name, "shape": shape(v)})).collect::<Vec<_>>();
+    let mut ops: BTreeMap<String, usize> = BTreeMap::new();
+    for n in &g.node {
+        *ops.entry(n.op_type.clone()).or_default() += 1;
+    }
+    let parameters: i64 = g.initializer.iter().map(|t| t.dims.iter().product::<i64>()).sum();
+    let metadata: BTreeMap<&str, &str> = model.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())).collect();
+    json!({
+        "producer": format!("{} {}", model.producer_name, model.producer_version),
+        "ir_version": model.ir_version,
+        "opset": model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version),
+        "inputs": io(&g.input),
+        "outputs": io(&g.output),
+        "nodes": g.node.len(),
+        "ops": ops,
+        "parameters": parameters,
+        "metadata": metadata,
+    })
+}
+
+/// The report for people.
+pub fn render(r: &Value) -> String {
+    let mut s = String::new();
+    let line = |s: &mut String, t: String| {
+        s.push_str(&t);
+        s.push('\n');
+    };
+    line(&mut s, format!("producer   {}", r["producer"].as_str().unwrap_or("")));
+    line(&mut s, format!("opset      {} (IR version {})", r["opset"], r["ir_version"]));
+    for (kind, key) in [("input ", "inputs"), ("output", "outputs")] {
+        for v in r[key].as_array().into_iter().flatten() {
+            let dims: Vec<&str> = v["shape"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            line(&mut s, format!("{kind}     {} [{}]", v["name"].as_str().unwrap_or(""), dims.join(", ")));
+        }
+    }
+    line(&mut s, format!("parameters {}", r["parameters"]));
+    let ops: Vec<String> = r["ops"].as_object().into_iter().flatten().map(|(k, v)| format!("{k} {v}")).collect();
+    line(&mut s, format!("nodes      {}: {}", r["nodes"], ops.join(", ")));
+    for (k, v) in r["metadata"].as_object().into_iter().flatten() {
+        line(&mut s, format!("metadata   {k} = {}", v.as_str().unwrap_or("")));
+    }
+    s
+}

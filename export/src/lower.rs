@@ -1,0 +1,226 @@
+//! Lowers a model graph and its weights to an ONNX `ModelProto`: one pass in
+//! topological order, one exhaustive `match` over the ops, no network names.
+//!
+//! Eval-mode semantics: Dropout disappears (its output is its input), and a
+//! BatchNorm whose input is a convolution used by nothing else is folded into
+//! that convolution's weights. Other BatchNorms (DenseNet's BN-ReLU-conv
+//! order) stay BatchNormalization nodes.
+
+use std::ops::RangeInclusive;
+
+use cnnzoo_models::{Graph, Op, ValueId, Weights};
+use cnnzoo_proto::{ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto};
+
+use crate::onnx_build::{float, int, ints, node, tensor, value_info};
+use crate::ExportError;
+
+/// Opsets whose definitions of every op we emit match what we write.
+pub const OPSETS: RangeInclusive<i64> = 11..=21;
+pub const DEFAULT_OPSET: i64 = 17;
+
+/// The output names every exported model has.
+pub const LOGITS: &str = "logits";
+pub const FEATURES: &str = "features";
+pub const INPUT: &str = "input";
+
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub opset: i64,
+    /// Fold BatchNorm into the preceding convolution where possible.
+    pub fold_bn: bool,
+    /// Only the backbone: `features` is the one output and the head is dropped.
+    pub features_only: bool,
+    /// Written to `metadata_props` in this order.
+    pub metadata: Vec<(String, String)>,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        ExportOptions { opset: DEFAULT_OPSET, fold_bn: true, features_only: false, metadata: vec![] }
+    }
+}
+
+/// The IR version that the ONNX release introducing `opset` wrote.
+fn ir_version(opset: i64) -> i64 {
+    match opset {
+        ..=11 => 6,
+        12..=14 => 7,
+        15..=18 => 8,
+        19..=20 => 9,
+        _ => 10,
+    }
+}
+
+fn pair(v: usize) -> [i64; 2] {
+    [v as i64, v as i64]
+}
+
+/// Per node, the conv-then-BN folds the export performs: `fold[bn] = true`
+/// when node `bn` is a BatchNorm folded into its input convolution.
+fn folds(graph: &Graph, needed: &[bool], outputs: &[ValueId]) -> Vec<bool> {
+    let mut consumers = vec![0usize; graph.nodes.len()];
+    for n in graph.nodes.iter().zip(needed).filter(|(_, &k)| k).map(|(n, _)| n) {
+        for &j in &n.inputs {
+            consumers[j] += 1;
+        }
+    }
+    graph
+        .nodes
+        .iter()
+        .map(|n| {
+            let Op::BatchNorm2d { .. } = n.op else {
+                return false;
+            };
+            let conv = n.inputs[0];
+            matches!(graph.nodes[conv].op, Op::Conv2d { .. }) && consumers[conv] == 1 && !outputs.contains(&conv)
+        })
+        .collect()
+}
+
+/// Scales a convolution's weight and bias so that it also applies the
+/// batch norm `bn` (eval mode): `w' = w * g / sqrt(v + eps)`, `b' = (b - m) * g / sqrt(v + eps) + beta`.
+fn fold_into_conv(w: &[f32], b: &[f32], bn: [&[f32]; 4], eps: f64) -> (Vec<f32>, Vec<f32>) {
+    let [gamma, beta, mean, var] = bn;
+    let per_out = w.len() / b.len();
+    let scale: Vec<f64> = (0..b.len()).map(|o| gamma[o] as f64 / (var[o] as f64 + eps).sqrt()).collect();
+    let w2 = w.iter().enumerate().map(|(i, &v)| (v as f64 * scale[i / per_out]) as f32).collect();
+    let b2 = (0..b.len()).map(|o| ((b[o] as f64 - mean[o] as f64) * scale[o] + beta[o] as f64) as f32).collect();
+    (w2, b2)
+}
+
+/// The ONNX model of `graph` with `weights` (checked against the graph first).
+pub fn lower(graph: &Graph, weights: &Weights, opts: &ExportOptions) -> Result<ModelProto, ExportError> {
+    if !OPSETS.contains(&opts.opset) {
+        return Err(ExportError::Opset(opts.opset));
+    }
+    weights.check(graph)?;
+    let outputs: Vec<ValueId> = if opts.features_only { vec![graph.features] } else { vec![graph.logits, graph.features] };
+    let needed = graph.needed(&outputs);
+    let folded = folds(graph, &needed, &outputs);
+
+    // The node whose ONNX output carries each value (Dropout and folded BN are pass-throughs).
+    let mut source: Vec<ValueId> = (0..graph.nodes.len()).collect();
+    for (i, n) in graph.nodes.iter().enumerate() {
+        if matches!(n.op, Op::Dropout { .. }) || folded[i] {
+            source[i] = source[n.inputs[0]];
+        }
+    }
+    let mut names: Vec<String> = graph.nodes.iter().map(|n| n.name.clone()).collect();
+    names[0] = INPUT.into();
+    names[source[graph.features]] = FEATURES.into();
+    if !opts.features_only {
+        names[source[graph.logits]] = LOGITS.into();
+    }
+    let name = |v: ValueId| names[source[v]].as_str();
+    let param = |i: ValueId, k: usize| &weights.0[&graph.nodes[i].params[k].name];
+
+    let mut nodes: Vec<NodeProto> = vec![];
+    let mut inits: Vec<TensorProto> = vec![];
+    for (i, n) in graph.nodes.iter().enumerate() {
+        if !needed[i] || source[i] != i {
+            continue;
+        }
+        let out = name(i);
+        let ins: Vec<&str> = n.inputs.iter().map(|&j| name(j)).collect();
+        let pnames: Vec<&str> = n.params.iter().map(|p| p.name.as_str()).collect();
+        match n.op {
+            Op::Input => {}
+            Op::Conv2d { kernel, stride, pad, .. } => {
+                let (w, b) = (param(i, 0), param(i, 1));
+                let bn = graph.nodes.iter().enumerate().find(|(k, m)| folded[*k] && m.inputs[0] == i);
+                let (wd, bd) = match bn {
+                    Some((k, m)) => {
+                        let Op::BatchNorm2d { eps, .. } = m.op else { unreachable!("folds() only marks batch norms") };
+                        fold_into_conv(&w.data, &b.data, [0, 1, 2, 3].map(|p| param(k, p).data.as_slice()), eps)
+                    }
+                    None => (w.data.clone(), b.data.clone()),
+                };
+                inits.push(tensor(pnames[0], &w.shape, &wd));
+                inits.push(tensor(pnames[1], &b.shape, &bd));
+                let attrs = vec![
+                    ints("kernel_shape", &pair(kernel)),
+                    ints("strides", &pair(stride)),
+                    ints("pads", &[pad as i64; 4]),
+                    ints("dilations", &[1, 1]),
+                    int("group", 1),
+                ];
+                nodes.push(node("Conv", &n.name, &[ins[0], pnames[0], pnames[1]], out, attrs));
+            }
+            Op::BatchNorm2d { eps, .. } => {
+                for (k, p) in n.params.iter().enumerate() {
+                    inits.push(tensor(&p.name, &p.shape, &param(i, k).data));
+                }
+                nodes.push(node(
+                    "BatchNormalization",
+                    &n.name,
+                    &[ins[0], pnames[0], pnames[1], pnames[2], pnames[3]],
+                    out,
+                    vec![float("epsilon", eps as f32)],
+                ));
+            }
+            Op::Linear { .. } => {
+                for (k, p) in n.params.iter().enumerate() {
+                    inits.push(tensor(&p.name, &p.shape, &param(i, k).data));
+                }
+                // PyTorch stores linear weights as [out, in]: Gemm must transpose B.
+                nodes.push(node("Gemm", &n.name, &[ins[0], pnames[0], pnames[1]], out, vec![int("transB", 1)]));
+            }
+            Op::Relu => nodes.push(node("Relu", &n.name, &ins, out, vec![])),
+            Op::Sigmoid => nodes.push(node("Sigmoid", &n.name, &ins, out, vec![])),
+            Op::MaxPool2d { kernel, stride, pad } => {
+                let attrs = vec![
+                    ints("kernel_shape", &pair(kernel)),
+                    ints("strides", &pair(stride)),
+                    ints("pads", &[pad as i64; 4]),
+                    int("ceil_mode", 0),
+                ];
+                nodes.push(node("MaxPool", &n.name, &ins, out, attrs));
+            }
+            Op::AvgPool2d { kernel, stride } => {
+                let attrs = vec![
+                    ints("kernel_shape", &pair(kernel)),
+                    ints("strides", &pair(stride)),
+                    ints("pads", &[0; 4]),
+                    int("ceil_mode", 0),
+                    int("count_include_pad", 1),
+                ];
+                nodes.push(node("AveragePool", &n.name, &ins, out, attrs));
+            }
+            Op::GlobalAvgPool => nodes.push(node("GlobalAveragePool", &n.name, &ins, out, vec![])),
+            Op::GlobalMaxPool => nodes.push(node("GlobalMaxPool", &n.name, &ins, out, vec![])),
+            Op::Flatten => nodes.push(node("Flatten", &n.name, &ins, out, vec![int("axis", 1)])),
+            Op::Dropout { .. } => unreachable!("dropout is a pass-through at inference"),
+            Op::Concat => nodes.push(node("Concat", &n.name, &ins, out, vec![int("axis", 1)])),
+            Op::Add => nodes.push(node("Add", &n.name, &ins, out, vec![])),
+        }
+    }
+
+    let [c, h, w] = graph.input_shape();
+    let mut graph_outputs = vec![];
+    if !opts.features_only {
+        graph_outputs.push(value_info(LOGITS, &[None, Some(graph.classes())]));
+    }
+    graph_outputs.push(value_info(FEATURES, &[None, Some(graph.feature_dim())]));
+    let onnx_graph = cnnzoo_proto::GraphProto {
+        name: graph.arch.clone(),
+        node: nodes,
+        initializer: inits,
+        input: vec![value_info(INPUT, &[None, Some(c), Some(h), Some(w)])],
+        output: graph_outputs,
+        ..Default::default()
+    };
+    Ok(ModelProto {
+        ir_version: ir_version(opts.opset),
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: opts.opset }],
+        producer_name: "cnnzoo-export".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        doc_string: format!(
+            "{} exported by cnnzoo-export: outputs {}",
+            graph.arch,
+            if opts.features_only { "features" } else { "logits, features" }
+        ),
+        graph: Some(onnx_graph),
+        metadata_props: opts.metadata.iter().map(|(k, v)| StringStringEntryProto { key: k.clone(), value: v.clone() }).collect(),
+        ..Default::default()
+    })
+}

@@ -1,0 +1,102 @@
+//! `cnnzoo-export`: a cnnzoo-train checkpoint becomes a self-describing ONNX
+//! model; `--inspect` describes any ONNX file.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use cnnzoo_export::{inspect, lower, metadata, ExportOptions, DEFAULT_OPSET};
+use cnnzoo_train::checkpoint;
+use sha2::{Digest, Sha256};
+
+const EXAMPLES: &str = "Examples:
+  cnnzoo-export runs/resnet18.ot                 # writes runs/resnet18.onnx
+  cnnzoo-export runs/densenet.ot --features-only -o densenet-backbone.onnx
+  cnnzoo-export runs/lenet.ot --opset 13 --no-fold-bn
+  cnnzoo-export --inspect runs/resnet18.onnx --json";
+
+#[derive(Debug, Parser)]
+#[command(name = "cnnzoo-export", version, about = "Export a cnnzoo-train checkpoint (NAME.ot + NAME.json) to ONNX, or inspect an ONNX file", after_help = EXAMPLES)]
+struct Cli {
+    /// The checkpoint (NAME.ot, with NAME.json beside it), or with --inspect an ONNX file.
+    input: PathBuf,
+    /// Output file [default: NAME.onnx beside the checkpoint].
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// ONNX opset to target.
+    #[arg(long, default_value_t = DEFAULT_OPSET)]
+    opset: i64,
+    /// Keep BatchNormalization nodes instead of folding them into convolutions.
+    #[arg(long)]
+    no_fold_bn: bool,
+    /// Write the backbone only: `features` is the one output.
+    #[arg(long)]
+    features_only: bool,
+    /// Describe an ONNX file instead of exporting.
+    #[arg(long)]
+    inspect: bool,
+    /// Machine-readable output on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn inspect_file(path: &Path, json: bool) -> anyhow::Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let model = inspect::decode(&bytes, &path.display().to_string())?;
+    let report = inspect::report(&model);
+    if json {
+        println!("{report}");
+    } else {
+        print!("{}", inspect::render(&report));
+    }
+    Ok(())
+}
+
+fn export(cli: &Cli) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if cli.input.extension().is_some_and(|e| e == "onnx") {
+        bail!("{}: is already an ONNX file (use --inspect to describe it)", cli.input.display());
+    }
+    let ck = checkpoint::load(&cli.input)?;
+    let sha = Sha256::digest(std::fs::read(&cli.input).with_context(|| format!("reading {}", cli.input.display()))?);
+    let sha: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+    let opts = ExportOptions {
+        opset: cli.opset,
+        fold_bn: !cli.no_fold_bn,
+        features_only: cli.features_only,
+        metadata: metadata(&ck.manifest, &sha, !cli.no_fold_bn, cli.features_only),
+    };
+    let model = lower(&ck.graph, &ck.weights, &opts).with_context(|| format!("exporting {}", cli.input.display()))?;
+    let output = cli.output.clone().unwrap_or_else(|| cli.input.with_extension("onnx"));
+    checkpoint::write_atomic(&output, &cnnzoo_proto::encode_model(&model)).with_context(|| format!("writing {}", output.display()))?;
+    let report = inspect::report(&model);
+    let seconds = started.elapsed().as_secs_f64();
+    if cli.json {
+        println!("{}", serde_json::json!({"output": output, "seconds": seconds, "model": report}));
+    } else {
+        println!(
+            "wrote {} ({}, opset {}, {} nodes, {} parameters) in {:.2} s",
+            output.display(),
+            ck.graph.arch,
+            cli.opset,
+            report["nodes"],
+            report["parameters"],
+            seconds
+        );
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = if cli.inspect { inspect_file(&cli.input, cli.json) } else { export(&cli) };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,18 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Errors of the inference library; each names the file it concerns.
+#[derive(Debug, Error)]
+pub enum InferError {
+    #[error("{path}: {problem}")]
+    Image { path: PathBuf, problem: String },
+    #[error("{path}: {problem}")]
+    Model { path: PathBuf, problem: String },
+    #[error("{0}")]
+    Device(String),
+    #[error("{0}")]
+    Runtime(String),
+    #[error("{0}")]
+    Usage(String),
+}

@@ -1,0 +1,114 @@
+//! Checkpoints: `NAME.ot` (the VarStore, keyed by graph parameter names) and
+//! `NAME.json` (the manifest). Everything is written to a temporary file in the
+//! same folder and renamed, so a crash never leaves half a file behind.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use cnnzoo_models::{Arch, Config, Graph, Manifest, Tensor32, Weights};
+use tch::Kind;
+
+use crate::error::{io, Result, TrainError};
+
+/// `NAME.ot`, `NAME.json` and `NAME.svg` for the stem `NAME`.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub weights: PathBuf,
+    pub manifest: PathBuf,
+    pub curves: PathBuf,
+}
+
+impl Paths {
+    pub fn from_stem(stem: &Path) -> Paths {
+        let with = |ext: &str| {
+            let mut s = stem.as_os_str().to_owned();
+            s.push(ext);
+            PathBuf::from(s)
+        };
+        Paths { weights: with(".ot"), manifest: with(".json"), curves: with(".svg") }
+    }
+
+    /// The paths that belong with a `.ot` file.
+    pub fn from_weights(weights: &Path) -> Paths {
+        Paths::from_stem(&weights.with_extension(""))
+    }
+}
+
+/// A temporary name beside `path`, unique to this process.
+fn temp_beside(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Runs `write` on a temporary file beside `path`, then renames it over `path`.
+pub fn replace_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = temp_beside(path);
+    let result = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(io(path)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace_with(path, |tmp| {
+        let mut f = std::fs::File::create(tmp).map_err(io(tmp))?;
+        f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io(tmp))
+    })
+}
+
+/// Saves the VarStore and then the manifest, each atomically.
+pub fn save(vs: &tch::nn::VarStore, manifest: &Manifest, paths: &Paths) -> Result<()> {
+    replace_with(&paths.weights, |tmp| vs.save(tmp).map_err(|source| TrainError::Torch { path: tmp.into(), source }))?;
+    write_atomic(&paths.manifest, manifest.to_json().as_bytes())
+}
+
+pub fn read_manifest(path: &Path) -> Result<Manifest> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    Manifest::from_json(&text).map_err(|e| TrainError::Data { path: path.into(), problem: format!("not a cnnzoo manifest: {e}") })
+}
+
+/// The graph a manifest describes.
+pub fn graph_of(manifest: &Manifest, path: &Path) -> Result<Graph> {
+    let arch = Arch::find(&manifest.arch).map_err(|e| TrainError::Data { path: path.into(), problem: e.to_string() })?;
+    let [c, h, _] = manifest.input;
+    Ok(arch.build(&Config { in_channels: c, classes: manifest.classes.len(), size: h })?)
+}
+
+/// Every tensor in a `.ot` file, as float32.
+pub fn read_weights(path: &Path) -> Result<Weights> {
+    if !path.is_file() {
+        return Err(TrainError::Io { path: path.into(), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such checkpoint") });
+    }
+    let named = tch::Tensor::load_multi(path).map_err(|e| TrainError::Data {
+        path: path.into(),
+        problem: format!("not a readable tch checkpoint (truncated or another format?): {e}"),
+    })?;
+    let mut w = Weights::default();
+    for (name, t) in named {
+        let shape = t.size().iter().map(|&d| d as usize).collect();
+        let data = Vec::<f32>::try_from(t.to_kind(Kind::Float).flatten(0, -1))
+            .map_err(|source| TrainError::Torch { path: path.into(), source })?;
+        w.0.insert(name, Tensor32 { shape, data });
+    }
+    Ok(w)
+}
+
+/// A checkpoint with its manifest and graph, its weights checked against the
+/// graph (a checkpoint of another architecture names the first parameter that
+/// does not fit).
+#[derive(Debug)]
+pub struct Checkpoint {
+    pub manifest: Manifest,
+    pub graph: Graph,
+    pub weights: Weights,
+}
+
+pub fn load(weights_path: &Path) -> Result<Checkpoint> {
+    let paths = Paths::from_weights(weights_path);
+    let manifest = read_manifest(&paths.manifest)?;
+    let graph = graph_of(&manifest, &paths.manifest)?;
+    let weights = read_weights(weights_path)?;
+    weights.check(&graph).map_err(|source| TrainError::Checkpoint { path: weights_path.into(), arch: manifest.arch.clone(), source })?;
+    Ok(Checkpoint { manifest, graph, weights })
+}

@@ -1,0 +1,98 @@
+//! Datasets: Fashion-MNIST in IDX files, or a folder of images per class.
+//! Both end up as a float tensor of images in [0, 1] plus class indices.
+
+mod download;
+mod folder;
+mod idx;
+
+use std::path::{Path, PathBuf};
+
+use tch::{Kind, Tensor};
+
+pub use download::{download_fashion_mnist, Mirror};
+pub use folder::load_folder;
+
+use crate::error::{Result, TrainError};
+
+/// Fashion-MNIST's classes, by label.
+pub const FASHION_MNIST_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+/// The four files of Fashion-MNIST (and MNIST), gzip-compressed.
+pub const FASHION_MNIST_FILES: [&str; 4] =
+    ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
+
+/// One split: `images` is `[N, C, H, W]` float in [0, 1] on the CPU, `labels` `[N]` int64.
+#[derive(Debug)]
+pub struct Split {
+    pub images: Tensor,
+    pub labels: Tensor,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.labels.size()[0] as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first `n` examples (all when `n` is larger).
+    pub fn take(&self, n: usize) -> Split {
+        let n = n.min(self.len()) as i64;
+        Split { images: self.images.narrow(0, 0, n), labels: self.labels.narrow(0, 0, n) }
+    }
+}
+
+#[derive(Debug)]
+pub struct Dataset {
+    /// Where it was read from, for the manifest.
+    pub name: String,
+    pub classes: Vec<String>,
+    pub train: Split,
+    pub test: Split,
+}
+
+/// Finds `name` in `dir`, gzip-compressed or raw (without the `.gz`).
+fn locate(dir: &Path, name: &str) -> Result<PathBuf> {
+    let gz = dir.join(name);
+    let raw = dir.join(name.trim_end_matches(".gz"));
+    [gz.clone(), raw.clone()].into_iter().find(|p| p.is_file()).ok_or_else(|| TrainError::Data {
+        path: gz,
+        problem: format!("missing (neither it nor {} exists; pass --data DIR or --download)", raw.display()),
+    })
+}
+
+fn idx_split(dir: &Path, images: &str, labels: &str, classes: usize) -> Result<Split> {
+    let (ipath, lpath) = (locate(dir, images)?, locate(dir, labels)?);
+    let (n, rows, cols, pixels) = idx::read_images(&ipath)?;
+    let labels = idx::read_labels(&lpath, classes)?;
+    if labels.len() != n {
+        return Err(TrainError::CountMismatch { images: ipath, n_images: n, labels: lpath, n_labels: labels.len() });
+    }
+    let images = Tensor::from_slice(&pixels).reshape([n as i64, 1, rows as i64, cols as i64]).to_kind(Kind::Float) / 255.0;
+    Ok(Split { images, labels: Tensor::from_slice(&labels).to_kind(Kind::Int64) })
+}
+
+/// Reads Fashion-MNIST (or any 10-class IDX dataset with the same file names) from `dir`.
+pub fn load_idx(dir: &Path) -> Result<Dataset> {
+    let [tri, trl, tei, tel] = FASHION_MNIST_FILES;
+    let classes: Vec<String> = FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect();
+    Ok(Dataset {
+        name: format!("fashion-mnist ({})", dir.display()),
+        train: idx_split(dir, tri, trl, classes.len())?,
+        test: idx_split(dir, tei, tel, classes.len())?,
+        classes,
+    })
+}
+
+/// An IDX folder when it holds the Fashion-MNIST files, else an image folder
+/// with `train/` and `test/` subfolders of one folder per class.
+pub fn load(dir: &Path, channels: usize, size: usize) -> Result<Dataset> {
+    if dir.join("train").is_dir() && dir.join("test").is_dir() {
+        load_folder(dir, channels, size)
+    } else {
+        load_idx(dir)
+    }
+}

@@ -1,0 +1,39 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Errors of the training library; each names the file it concerns.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not an IDX {what} file: magic number {found}, expected {expected}")]
+    Magic { path: PathBuf, what: &'static str, expected: u32, found: u32 },
+    #[error("{path}: truncated: the header promises {expected} bytes of data, the file has {found}")]
+    Truncated { path: PathBuf, expected: usize, found: usize },
+    #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
+    CountMismatch { images: PathBuf, n_images: usize, labels: PathBuf, n_labels: usize },
+    #[error("{path}: label {label} of example {index} is out of range (the dataset has {classes} classes)")]
+    LabelRange { path: PathBuf, index: usize, label: u8, classes: usize },
+    #[error("{path}: {problem}")]
+    Data { path: PathBuf, problem: String },
+    #[error("{path}: {source}")]
+    Torch { path: PathBuf, source: tch::TchError },
+    #[error("{path}: checkpoint does not fit {arch}: {source}")]
+    Checkpoint { path: PathBuf, arch: String, source: cnnzoo_models::ModelError },
+    #[error("{0}")]
+    Device(String),
+    #[error("{0}")]
+    Model(#[from] cnnzoo_models::ModelError),
+    #[error("training diverged at epoch {epoch}, batch {batch}: the loss is {loss}; kept the checkpoint of the last finished epoch ({kept}); try a smaller --lr")]
+    Diverged { epoch: usize, batch: usize, loss: f64, kept: usize },
+    #[error("download of {url}: {problem}")]
+    Download { url: String, problem: String },
+}
+
+pub type Result<T> = std::result::Result<T, TrainError>;
+
+/// Attaches the path to an I/O error.
+pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io { path: path.to_path_buf(), source }
+}

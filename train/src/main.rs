@@ -1,0 +1,201 @@
+//! `cnnzoo-train`: trains one network of the zoo and writes NAME.ot, NAME.json
+//! (the manifest) and NAME.svg (the curves).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use cnnzoo_models::{Arch, Config, Graph, ARCHS};
+use cnnzoo_train::checkpoint::Paths;
+use cnnzoo_train::data::{self, Mirror};
+use cnnzoo_train::device::parse_device;
+use cnnzoo_train::trainer::{self, Options};
+
+const EXAMPLES: &str = "Examples:
+  cnnzoo-train --arch lenet                      # the seed recipe: 10 epochs, batch 256, lr 0.9
+  cnnzoo-train --arch resnet18 --epochs 2 --device cuda -o runs/resnet18
+  cnnzoo-train --arch densenet --summary         # layers, output shapes, parameter counts
+  cnnzoo-train --arch lenet --resume             # continue runs/lenet.ot where it stopped
+  cnnzoo-train --arch lenet --data my-images     # my-images/{train,test}/<class>/*.png
+  cnnzoo-train --list";
+
+#[derive(Debug, Parser)]
+#[command(name = "cnnzoo-train", version, about = "Train a classic CNN (LeNet to DenseNet) on Fashion-MNIST or your own images with libtorch", after_help = EXAMPLES)]
+struct Cli {
+    /// Network to train; --list shows them.
+    #[arg(long, default_value = "lenet")]
+    arch: String,
+    /// List the networks with their default recipes and exit.
+    #[arg(long)]
+    list: bool,
+    /// Print the layers with output shapes and parameter counts, then exit.
+    #[arg(long)]
+    summary: bool,
+    /// Machine-readable output on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Epochs [default: the recipe's, 10].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Batch size [default: the recipe's].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Learning rate [default: the recipe's].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Input side in pixels [default: the recipe's].
+    #[arg(long)]
+    size: Option<usize>,
+    /// Seed of initialization, shuffling and dropout.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// auto, cpu, cuda or cuda:N (auto prefers CUDA).
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Fashion-MNIST IDX files, or an image folder with train/ and test/
+    /// [default: $CNNZOO_DATA, then ./data/fashion-mnist].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Download Fashion-MNIST into --data first (checksums verified).
+    #[arg(long)]
+    download: bool,
+    /// Base URL to download from instead of Zalando's release.
+    #[arg(long, requires = "download")]
+    mirror: Option<String>,
+    /// md5sum/sha256sum-style list of the mirror's checksums.
+    #[arg(long, requires = "mirror")]
+    checksums: Option<PathBuf>,
+    /// Output stem: writes OUT.ot, OUT.json, OUT.svg [default: runs/ARCH].
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+    /// Continue the checkpoint at --out from its last finished epoch.
+    #[arg(long)]
+    resume: bool,
+    /// Use only the first N training examples.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Use only the first N test examples.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    /// CPU threads for libtorch [default: all cores].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn print_summary(graph: &Graph, json: bool) {
+    if json {
+        let layers: Vec<_> = graph.nodes.iter().map(|n| serde_json::json!({"name": n.name, "op": n.op.kind(), "shape": n.shape, "parameters": n.params.iter().filter(|p| p.role.trainable()).map(|p| p.numel()).sum::<usize>()})).collect();
+        let out = serde_json::json!({"arch": graph.arch, "input": graph.input_shape(), "classes": graph.classes(), "parameters": graph.parameter_count(), "flops": graph.flops(), "feature_dim": graph.feature_dim(), "layers": layers});
+        println!("{out}");
+        return;
+    }
+    println!("{:<28} {:<8} {:<18} {:>12}", "layer", "op", "output", "parameters");
+    for n in &graph.nodes {
+        let params: usize = n.params.iter().filter(|p| p.role.trainable()).map(|p| p.numel()).sum();
+        let tap = if n.name == graph.nodes[graph.features].name { "  <- features" } else { "" };
+        println!("{:<28} {:<8} {:<18} {:>12}{tap}", n.name, n.op.kind(), format!("{:?}", n.shape), params);
+    }
+    println!(
+        "total parameters {}, {:.3} GFLOPs per image, features {}",
+        graph.parameter_count(),
+        graph.flops() as f64 / 1e9,
+        graph.feature_dim()
+    );
+}
+
+fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
+    if let Some(n) = cli.threads {
+        tch::set_num_threads(n as i32);
+    }
+    let r = arch.recipe;
+    let size = cli.size.unwrap_or(r.size);
+    if cli.summary {
+        let graph = arch.build(&Config { size, ..arch.default_config() })?;
+        print_summary(&graph, cli.json);
+        return Ok(());
+    }
+    let device = parse_device(&cli.device)?;
+    let dir =
+        cli.data.or_else(|| std::env::var_os("CNNZOO_DATA").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("data/fashion-mnist"));
+    if cli.download {
+        let mirror = match (&cli.mirror, &cli.checksums) {
+            (Some(url), Some(sums)) => Mirror::with_checksum_file(url, sums)?,
+            (Some(url), None) => Mirror { base_url: url.clone(), ..Mirror::official() },
+            _ => Mirror::official(),
+        };
+        data::download_fashion_mnist(&dir, &mirror)?;
+    }
+    // Validates the size before reading any data.
+    arch.build(&Config { size, ..arch.default_config() })?;
+    let mut dataset = data::load(&dir, 1, size).with_context(|| format!("reading the dataset in {}", dir.display()))?;
+    if let Some(n) = cli.train_limit {
+        dataset.train = dataset.train.take(n);
+    }
+    if let Some(n) = cli.test_limit {
+        dataset.test = dataset.test.take(n);
+    }
+    let stem = cli.out.unwrap_or_else(|| PathBuf::from("runs").join(arch.name));
+    if let Some(parent) = stem.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let opts = Options {
+        size,
+        epochs: cli.epochs.unwrap_or(r.epochs),
+        batch_size: cli.batch_size.unwrap_or(r.batch_size).max(1),
+        lr: cli.lr.unwrap_or(r.lr),
+        seed: cli.seed,
+        resume: cli.resume,
+        progress: !cli.quiet,
+        ..Options::recipe(arch, device, Paths::from_stem(&stem))
+    };
+    eprintln!(
+        "training {} on {} ({} train / {} test examples) on {}, writing {}",
+        arch.name,
+        dataset.name,
+        dataset.train.len(),
+        dataset.test.len(),
+        cnnzoo_train::device::describe(device),
+        opts.paths.weights.display()
+    );
+    let manifest = trainer::train(&opts, &dataset)?;
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({"checkpoint": opts.paths.weights, "manifest": opts.paths.manifest, "curves": opts.paths.curves, "metrics": manifest.metrics})
+        );
+    } else if let Some(lines) = trainer::summary_lines(&manifest) {
+        println!("{lines}");
+    } else {
+        println!("wrote the initialized model to {}", opts.paths.weights.display());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.list {
+        for a in ARCHS {
+            let r = a.recipe;
+            println!("{:<10} {:>3} px  batch {:>3}  lr {:<5} {}", a.name, r.size, r.batch_size, r.lr, a.about);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let arch = match Arch::find(&cli.arch) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: --arch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli, arch) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

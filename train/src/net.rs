@@ -1,0 +1,138 @@
+//! The tch backend: interprets any [`Graph`] with libtorch ops. There is no
+//! per-network code here; every op is handled once in [`Net::eval_node`].
+
+use cnnzoo_models::{Graph, Op, ParamRole, ValueId, Weights};
+use tch::nn::{Init, Path};
+use tch::{Kind, Tensor};
+
+/// A graph bound to the variables of a VarStore, named as the graph names them.
+#[derive(Debug)]
+pub struct Net {
+    graph: Graph,
+    /// Per node, its parameters in the node's order.
+    params: Vec<Vec<Tensor>>,
+    logits_only: Vec<bool>,
+    both: Vec<bool>,
+}
+
+/// The variable for `name` (`stage2.0.conv1.weight`), created under nested
+/// sub-paths so that the VarStore key is exactly the graph's name.
+fn create(root: &Path, name: &str, shape: &[usize], role: ParamRole) -> Tensor {
+    let mut parts: Vec<&str> = name.split('.').collect();
+    let leaf = parts.pop().unwrap_or(name);
+    let path = parts.iter().fold(root.clone(), |p, part| p.sub(*part));
+    let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    match role {
+        ParamRole::Weight { fan_in, fan_out } => {
+            let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
+            path.var(leaf, &dims, Init::Uniform { lo: -bound, up: bound })
+        }
+        ParamRole::Bias { fan_in } => {
+            let bound = 1.0 / (fan_in as f64).sqrt();
+            path.var(leaf, &dims, Init::Uniform { lo: -bound, up: bound })
+        }
+        ParamRole::Scale => path.var(leaf, &dims, Init::Const(1.0)),
+        ParamRole::Shift => path.var(leaf, &dims, Init::Const(0.0)),
+        ParamRole::RunningMean => path.zeros_no_train(leaf, &dims),
+        ParamRole::RunningVar => path.ones_no_train(leaf, &dims),
+    }
+}
+
+fn pair(v: usize) -> [i64; 2] {
+    [v as i64, v as i64]
+}
+
+impl Net {
+    /// Creates the graph's variables under `root`, initialized by the seed
+    /// recipe (Xavier-uniform weights). Call `tch::manual_seed` first for a
+    /// reproducible start.
+    pub fn new(root: &Path, graph: Graph) -> Net {
+        let params = graph.nodes.iter().map(|n| n.params.iter().map(|p| create(root, &p.name, &p.shape, p.role)).collect()).collect();
+        let logits_only = graph.needed(&[graph.logits]);
+        let both = graph.needed(&[graph.logits, graph.features]);
+        Net { graph, params, logits_only, both }
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// Class scores `[N, classes]` for a batch `[N, C, H, W]`.
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut values = self.run(x, train, &self.logits_only);
+        values.swap_remove(self.graph.logits).expect("logits are computed")
+    }
+
+    /// `(logits, features)` in eval mode, as the exported ONNX graph computes them.
+    pub fn forward_eval(&self, x: &Tensor) -> (Tensor, Tensor) {
+        let mut values = self.run(x, false, &self.both);
+        let features = values[self.graph.features].take().expect("features are computed");
+        let logits = values[self.graph.logits].take().expect("logits are computed");
+        (logits, features)
+    }
+
+    fn run(&self, x: &Tensor, train: bool, needed: &[bool]) -> Vec<Option<Tensor>> {
+        let mut values: Vec<Option<Tensor>> = Vec::with_capacity(self.graph.nodes.len());
+        for (i, node) in self.graph.nodes.iter().enumerate() {
+            let v = if needed[i] {
+                let inputs: Vec<&Tensor> = node.inputs.iter().map(|&j| values[j].as_ref().expect("inputs precede their node")).collect();
+                Some(self.eval_node(i, &inputs, x, train))
+            } else {
+                None
+            };
+            values.push(v);
+        }
+        values
+    }
+
+    fn eval_node(&self, i: ValueId, xs: &[&Tensor], input: &Tensor, train: bool) -> Tensor {
+        let p = &self.params[i];
+        match self.graph.nodes[i].op {
+            Op::Input => input.shallow_clone(),
+            Op::Conv2d { stride, pad, .. } => xs[0].conv2d(&p[0], Some(&p[1]), pair(stride), pair(pad), [1, 1], 1),
+            Op::BatchNorm2d { eps, momentum } => {
+                Tensor::batch_norm(xs[0], Some(&p[0]), Some(&p[1]), Some(&p[2]), Some(&p[3]), train, momentum, eps, true)
+            }
+            Op::Linear { .. } => xs[0].linear(&p[0], Some(&p[1])),
+            Op::Relu => xs[0].relu(),
+            Op::Sigmoid => xs[0].sigmoid(),
+            Op::MaxPool2d { kernel, stride, pad } => xs[0].max_pool2d(pair(kernel), pair(stride), pair(pad), [1, 1], false),
+            Op::AvgPool2d { kernel, stride } => xs[0].avg_pool2d(pair(kernel), pair(stride), [0, 0], false, true, None),
+            Op::GlobalAvgPool => xs[0].adaptive_avg_pool2d([1, 1]),
+            Op::GlobalMaxPool => xs[0].adaptive_max_pool2d([1, 1]).0,
+            Op::Flatten => xs[0].flatten(1, -1),
+            Op::Dropout { p } => xs[0].dropout(p, train),
+            Op::Concat => Tensor::cat(xs, 1),
+            Op::Add => xs[0] + xs[1],
+        }
+    }
+
+    /// The current parameters and buffers, detached, on the CPU.
+    pub fn weights(&self) -> Weights {
+        let mut w = Weights::default();
+        for (node, tensors) in self.graph.nodes.iter().zip(&self.params) {
+            for (p, t) in node.params.iter().zip(tensors) {
+                let data = Vec::<f32>::try_from(t.detach().to_device(tch::Device::Cpu).to_kind(Kind::Float).flatten(0, -1))
+                    .expect("a float tensor converts");
+                w.0.insert(p.name.clone(), cnnzoo_models::Tensor32 { shape: p.shape.clone(), data });
+            }
+        }
+        w
+    }
+
+    /// Overwrites the variables with `weights`, which must match the graph
+    /// exactly (checked first, so a mismatch changes nothing).
+    pub fn load(&mut self, weights: &Weights) -> Result<(), cnnzoo_models::ModelError> {
+        weights.check(&self.graph)?;
+        tch::no_grad(|| {
+            for (node, tensors) in self.graph.nodes.iter().zip(&mut self.params) {
+                for (p, t) in node.params.iter().zip(tensors.iter_mut()) {
+                    let src = &weights.0[&p.name];
+                    let dims: Vec<i64> = src.shape.iter().map(|&d| d as i64).collect();
+                    t.copy_(&Tensor::from_slice(&src.data).reshape(&dims));
+                }
+            }
+        });
+        Ok(())
+    }
+}
