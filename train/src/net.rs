@@ -71,6 +71,12 @@ impl Net {
         (logits, features)
     }
 
+    /// Every node's output in eval mode (`None` for nodes neither output needs);
+    /// tests compare their shapes with the graph's inferred ones.
+    pub fn values(&self, x: &Tensor) -> Vec<Option<Tensor>> {
+        self.run(x, false, &self.both)
+    }
+
     fn run(&self, x: &Tensor, train: bool, needed: &[bool]) -> Vec<Option<Tensor>> {
         let mut values: Vec<Option<Tensor>> = Vec::with_capacity(self.graph.nodes.len());
         for (i, node) in self.graph.nodes.iter().enumerate() {

@@ -1,0 +1,68 @@
+//! The tch backend against the graph, for every registered network, on real
+//! Fashion-MNIST images.
+
+use std::path::PathBuf;
+
+use cnnzoo_models::ARCHS;
+use cnnzoo_train::data::load_idx;
+use cnnzoo_train::trainer::batch_input;
+use cnnzoo_train::Net;
+use tch::nn::{OptimizerConfig, VarStore};
+use tch::{Device, Kind, Tensor};
+
+fn fashion_mnist() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
+    assert!(dir.join("t10k-images-idx3-ubyte.gz").is_file(), "test data missing: expected Fashion-MNIST in {}", dir.display());
+    dir
+}
+
+#[test]
+fn inferred_shapes_equal_tch_shapes_for_every_network() {
+    for arch in ARCHS {
+        let graph = arch.build(&arch.default_config()).unwrap();
+        let vs = VarStore::new(Device::Cpu);
+        let net = Net::new(&vs.root(), graph.clone());
+        let x = Tensor::rand([2, 1, arch.recipe.size as i64, arch.recipe.size as i64], (Kind::Float, Device::Cpu));
+        let values = tch::no_grad(|| net.values(&x));
+        for (node, value) in graph.nodes.iter().zip(&values) {
+            let t = value.as_ref().unwrap_or_else(|| panic!("{}: {} was not computed", arch.name, node.name));
+            let mut want = vec![2i64];
+            want.extend(node.shape.iter().map(|&d| d as i64));
+            assert_eq!(t.size(), want, "{}: {}", arch.name, node.name);
+        }
+        // The VarStore holds exactly the graph's parameters, under the graph's names.
+        let mut stored: Vec<String> = vs.variables().into_keys().collect();
+        let mut named: Vec<String> = graph.params().map(|p| p.name.clone()).collect();
+        stored.sort();
+        named.sort();
+        assert_eq!(stored, named, "{}", arch.name);
+        let trainable: i64 = vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
+        assert_eq!(trainable as usize, graph.parameter_count(), "{}", arch.name);
+    }
+}
+
+#[test]
+fn a_few_sgd_steps_lower_the_loss_of_every_network() {
+    let data = load_idx(&fashion_mnist()).unwrap();
+    let batch = data.train.take(16);
+    for arch in ARCHS {
+        tch::manual_seed(0);
+        let vs = VarStore::new(Device::Cpu);
+        let net = Net::new(&vs.root(), arch.build(&arch.default_config()).unwrap());
+        let x = batch_input(&batch.images, Device::Cpu, arch.recipe.size);
+        let y = &batch.labels;
+        // Same dropout masks for both measurements: reseed before each.
+        let loss = |net: &Net| {
+            tch::manual_seed(7);
+            tch::no_grad(|| f64::try_from(net.forward(&x, true).cross_entropy_for_logits(y)).unwrap())
+        };
+        let before = loss(&net);
+        // A tenth of the recipe rate: a fixed tiny batch, where the full rate can overshoot.
+        let mut opt = tch::nn::Sgd::default().build(&vs, arch.recipe.lr / 10.0).unwrap();
+        for _ in 0..4 {
+            opt.backward_step(&net.forward(&x, true).cross_entropy_for_logits(y));
+        }
+        let after = loss(&net);
+        assert!(after < before, "{}: loss {before:.4} -> {after:.4}", arch.name);
+    }
+}
