@@ -1,0 +1,79 @@
+//! cnnzoo-train as a user meets it: flags, exit codes, messages.
+
+use std::process::{Command, Output};
+
+fn train(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cnnzoo-train")).args(args).env_remove("CNNZOO_DATA").output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn unknown_arch_is_a_usage_error_listing_the_known_ones() {
+    let o = train(&["--arch", "vgg16", "--summary"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("vgg16") && e.contains("lenet, alexnet, nin, googlenet, resnet18, densenet"), "{e}");
+}
+
+#[test]
+fn summary_json_has_the_documented_fields() {
+    let o = train(&["--arch", "googlenet", "--summary", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["arch"], "googlenet");
+    assert_eq!(v["input"], serde_json::json!([1, 96, 96]));
+    assert_eq!(v["parameters"], 5_977_530);
+    assert_eq!(v["feature_dim"], 1024);
+    // Inception-v1 is ~1.5 GMACs at 224 px; at 96 px that is x(96/224)^2, x2 for FLOPs: ~0.55 G.
+    let flops = v["flops"].as_u64().unwrap();
+    assert!((500_000_000..600_000_000).contains(&flops), "{flops}");
+    let text = train(&["--arch", "lenet", "--summary"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("fc2") && text.contains("<- features") && text.contains("total parameters 61706"), "{text}");
+}
+
+#[test]
+fn too_small_a_size_names_the_smallest_that_works() {
+    let o = train(&["--arch", "alexnet", "--size", "32", "--summary"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    // At 64 px the last 3x3 max pool would get a 2x2 map.
+    assert!(e.contains("input size 32 is too small for alexnet") && e.contains("smallest size that works is 65"), "{e}");
+}
+
+#[test]
+fn cuda_without_a_gpu_is_refused() {
+    if tch::Cuda::is_available() {
+        return; // nothing to refuse on a GPU machine
+    }
+    for device in ["cuda", "cuda:1"] {
+        let o = train(&["--arch", "lenet", "--device", device, "--epochs", "0"]);
+        assert_eq!(o.status.code(), Some(1));
+        let e = stderr(&o);
+        assert!(e.contains(&format!("--device {device}")) && e.contains("CUDA is not available"), "{e}");
+    }
+    let o = train(&["--arch", "lenet", "--device", "gpu0", "--epochs", "0"]);
+    assert!(stderr(&o).contains("expected auto, cpu, cuda or cuda:N"));
+}
+
+#[test]
+fn missing_data_says_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = train(&[
+        "--arch",
+        "lenet",
+        "--device",
+        "cpu",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("train-images-idx3-ubyte.gz") && e.contains("missing") && e.contains("--download"), "{e}");
+    assert!(!dir.path().join("x.ot").exists());
+}
