@@ -1,5 +1,7 @@
 //! The zoo's shapes and sizes, checked against the published figures.
 
+#![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
+
 use cnnzoo_models::{build, Arch, Config, ModelError, ARCHS};
 
 #[test]

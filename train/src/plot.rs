@@ -9,6 +9,9 @@ const W: f64 = 480.0;
 const H: f64 = 320.0;
 const M: f64 = 40.0;
 
+/// A curve: its legend, colour, and the value it plots for an epoch.
+type Series = (&'static str, &'static str, fn(&EpochMetrics) -> f64);
+
 pub fn curves_svg(title: &str, metrics: &[EpochMetrics]) -> String {
     let epochs = metrics.len().max(1) as f64;
     let ymax = metrics.iter().map(|m| m.loss).fold(1.0_f64, f64::max).min(10.0);
@@ -26,7 +29,7 @@ pub fn curves_svg(title: &str, metrics: &[EpochMetrics]) -> String {
         let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="middle">{e}</text>"#, x(e as f64), H - M + 14.0);
     }
     let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="middle">epoch</text>"#, W / 2.0, H - 6.0);
-    let series: [(&str, &str, fn(&EpochMetrics) -> f64); 3] =
+    let series: [Series; 3] =
         [("train loss", "#1f77b4", |m| m.loss), ("train acc", "#ff7f0e", |m| m.train_acc), ("test acc", "#2ca02c", |m| m.test_acc)];
     for (i, (name, color, value)) in series.iter().enumerate() {
         let points: Vec<String> = metrics.iter().map(|m| format!("{:.1},{:.1}", x(m.epoch as f64), y(value(m)))).collect();

@@ -1,6 +1,8 @@
 //! The tch backend against the graph, for every registered network, on real
 //! Fashion-MNIST images.
 
+#![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
+
 use std::path::PathBuf;
 
 use cnnzoo_models::ARCHS;

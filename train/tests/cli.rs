@@ -1,5 +1,7 @@
 //! cnnzoo-train as a user meets it: flags, exit codes, messages.
 
+#![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
+
 use std::process::{Command, Output};
 
 fn train(args: &[&str]) -> Output {

@@ -1,6 +1,8 @@
 //! Datasets: every bad-input case names the file and the problem; the
 //! downloader is checked against a server on 127.0.0.1; image folders train.
 
+#![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //! equivalence, a diverging run that keeps its last good checkpoint, and
 //! `--epochs 0`.
 
+#![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
+
 use std::path::{Path, PathBuf};
 
 use cnnzoo_models::Arch;
