@@ -1,5 +1,29 @@
-//! cnnzoo's inference side: ONNX Runtime sessions over exported backbones.
-pub mod preprocess;
+//! cnnzoo's inference side: exported backbones on ONNX Runtime (CUDA where
+//! asked for and present, CPU otherwise), as a CLI and as a library that
+//! services embed as a feature extractor. It needs the ONNX file alone:
+//! classes and preprocessing come from the model's metadata. It depends on
+//! neither libtorch nor the model zoo.
+//!
+//! ```no_run
+//! use cnnzoo_infer::{Backbone, BackboneOptions, Device};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let opts = BackboneOptions { device: Device::Auto, ..Default::default() };
+//! let backbone = Backbone::open("runs/densenet.onnx", &opts)?;
+//! let img = cnnzoo_infer::preprocess::open_image("shoe.png".as_ref())?;
+//! let features = backbone.embed(&[img.clone()])?; // [1, 248]
+//! let top = &backbone.classify(&[img], 3)?[0];
+//! println!("{} {:.3} on {}", top[0].label, top[0].probability, backbone.provider());
+//! # Ok(()) }
+//! ```
 
+mod backbone;
+mod card;
 mod error;
+pub mod preprocess;
+mod runtime;
+
+pub use backbone::{valid_name, Backbone, BackboneOptions, Outputs, Prediction};
+pub use card::ModelCard;
 pub use error::InferError;
+pub use runtime::{library_path, Device, Provider};

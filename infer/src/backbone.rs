@@ -1,0 +1,243 @@
+//! `Backbone`: one ONNX model opened on one device, shared by any number of
+//! threads, that classifies images or turns them into feature vectors.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use image::DynamicImage;
+use ndarray::{s, Array2, Array4, ArrayView4, Axis, Ix2};
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use crate::card::ModelCard;
+use crate::preprocess::{preprocess, Preprocessing};
+use crate::runtime::{environment, register, Device, Provider};
+use crate::InferError;
+
+/// How to open a backbone. `classes` and `preprocessing` override the model's
+/// metadata, and are required for ONNX files that cnnzoo did not write.
+#[derive(Debug, Clone)]
+pub struct BackboneOptions {
+    pub device: Device,
+    /// ONNX Runtime intra-op threads [default: ONNX Runtime's choice, all cores].
+    pub threads: Option<usize>,
+    /// Largest batch per run: bigger inputs are split, bounding memory.
+    pub max_batch: usize,
+    pub classes: Option<Vec<String>>,
+    pub preprocessing: Option<Preprocessing>,
+}
+
+impl Default for BackboneOptions {
+    fn default() -> Self {
+        BackboneOptions { device: Device::Auto, threads: None, max_batch: 64, classes: None, preprocessing: None }
+    }
+}
+
+/// One of the top-k classes of an image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub class: usize,
+    pub label: String,
+    pub probability: f32,
+}
+
+/// The two outputs for a batch: class scores (absent for a features-only
+/// backbone) and the pooled features.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    pub logits: Option<Array2<f32>>,
+    pub features: Array2<f32>,
+}
+
+/// A frozen backbone on ONNX Runtime. `Send + Sync`: share one per process.
+#[derive(Debug)]
+pub struct Backbone {
+    path: PathBuf,
+    // ort's `Session::run` takes `&mut self`; the lock makes one session serve
+    // many threads (ONNX Runtime parallelizes inside each run).
+    session: Mutex<Session>,
+    card: ModelCard,
+    provider: Provider,
+    max_batch: usize,
+    input: String,
+    logits: Option<String>,
+    features: String,
+}
+
+/// A model name as `--backbone` takes it: letters, digits, `-`, `_`, `.`;
+/// never a path.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+impl Backbone {
+    /// Opens `NAME.onnx` in `model_dir`.
+    pub fn open_named(name: &str, model_dir: &Path, opts: &BackboneOptions) -> Result<Backbone, InferError> {
+        if !valid_name(name) {
+            return Err(InferError::Usage(format!("backbone name {name:?}: use letters, digits, '-', '_' or '.' (no paths); --model takes a file")));
+        }
+        let path = model_dir.join(format!("{name}.onnx"));
+        if !path.is_file() {
+            let known: Vec<String> = std::fs::read_dir(model_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".onnx").map(String::from))
+                .collect();
+            return Err(InferError::Model {
+                path,
+                problem: format!("no such backbone (found in {}: {})", model_dir.display(), if known.is_empty() { "none".into() } else { known.join(", ") }),
+            });
+        }
+        Backbone::open(&path, opts)
+    }
+
+    /// Opens an ONNX file on the device the options ask for.
+    pub fn open(path: impl AsRef<Path>, opts: &BackboneOptions) -> Result<Backbone, InferError> {
+        let path = path.as_ref().to_path_buf();
+        let bad = |problem: String| InferError::Model { path: path.clone(), problem };
+        let len = std::fs::metadata(&path).map_err(|e| bad(e.to_string()))?.len();
+        if len == 0 {
+            return Err(bad("empty file (not an ONNX model)".into()));
+        }
+        let env = environment()?;
+        let mut builder = Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?;
+        if let Some(n) = opts.threads {
+            builder = builder.with_intra_threads(n).map_err(|e| InferError::Runtime(e.to_string()))?;
+        }
+        let (mut builder, provider) = register(builder, opts.device)?;
+        let session = builder.commit_from_file(&path).map_err(|e| bad(format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {e}")))?;
+
+        let metadata = session.metadata().map_err(|e| bad(e.to_string()))?;
+        let lookup = |k: &str| metadata.custom(k);
+        let from_file = ModelCard::from_metadata(&lookup);
+        drop(metadata);
+        let mut card = match (from_file, &opts.preprocessing) {
+            (_, Some(p)) => ModelCard { arch: "unknown".into(), classes: vec![], preprocessing: p.clone(), test_acc: None },
+            (Some(card), None) => card,
+            (None, None) => return Err(bad("has no cnnzoo metadata: supply the preprocessing (channels, size, scale) in BackboneOptions".into())),
+        };
+        if let Some(classes) = &opts.classes {
+            card.classes = classes.clone();
+        }
+
+        let names: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
+        let input = session.inputs().first().map(|i| i.name().to_string()).ok_or_else(|| bad("has no input".into()))?;
+        let features = match names.iter().find(|n| *n == "features") {
+            Some(f) => f.clone(),
+            None if names.len() == 1 => names[0].clone(),
+            None => return Err(bad(format!("has no `features` output (outputs: {})", names.join(", ")))),
+        };
+        let logits = names.iter().find(|n| *n == "logits").cloned();
+        Ok(Backbone { path, session: Mutex::new(session), card, provider, max_batch: opts.max_batch.max(1), input, logits, features })
+    }
+
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    /// The execution provider the session runs on.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the model has a classifier head.
+    pub fn has_logits(&self) -> bool {
+        self.logits.is_some()
+    }
+
+    /// Width of the feature vector, from the model's output shape.
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    /// Runs preprocessed inputs `[N, C, H, W]`, split into batches of at most
+    /// `max_batch`.
+    pub fn run(&self, x: ArrayView4<f32>) -> Result<Outputs, InferError> {
+        let mut logits = vec![];
+        let mut features = vec![];
+        for start in (0..x.len_of(Axis(0))).step_by(self.max_batch) {
+            let end = (start + self.max_batch).min(x.len_of(Axis(0)));
+            let (l, f) = self.run_one(x.slice(s![start..end, .., .., ..]))?;
+            logits.extend(l);
+            features.push(f);
+        }
+        let cat = |parts: &[Array2<f32>]| -> Result<Array2<f32>, InferError> {
+            let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
+            ndarray::concatenate(Axis(0), &views).map_err(|e| InferError::Runtime(e.to_string()))
+        };
+        let features = if features.is_empty() { Array2::zeros((0, 0)) } else { cat(&features)? };
+        let logits = if self.logits.is_some() && !logits.is_empty() { Some(cat(&logits)?) } else { None };
+        Ok(Outputs { logits, features })
+    }
+
+    fn run_one(&self, x: ArrayView4<f32>) -> Result<(Option<Array2<f32>>, Array2<f32>), InferError> {
+        let rt = |e: ort::Error| InferError::Runtime(format!("{}: {e}", self.path.display()));
+        let x = x.as_standard_layout();
+        let tensor = TensorRef::from_array_view(x.view()).map_err(rt)?;
+        let mut session = self.session.lock().map_err(|_| InferError::Runtime("a thread panicked while running this model".into()))?;
+        let outputs = session.run(ort::inputs![self.input.as_str() => tensor]).map_err(rt)?;
+        let take = |name: &str| -> Result<Array2<f32>, InferError> {
+            let v = outputs[name].try_extract_array::<f32>().map_err(rt)?;
+            v.into_dimensionality::<Ix2>().map(|a| a.to_owned()).map_err(|e| InferError::Runtime(format!("output {name}: {e}")))
+        };
+        let features = take(&self.features)?;
+        let logits = self.logits.as_deref().map(take).transpose()?;
+        Ok((logits, features))
+    }
+
+    /// Preprocessed inputs for decoded images, by the model's contract.
+    pub fn prepare(&self, images: &[DynamicImage]) -> Array4<f32> {
+        let p = &self.card.preprocessing;
+        let mut x = Array4::zeros((images.len(), p.channels, p.size, p.size));
+        for (mut slot, img) in x.outer_iter_mut().zip(images) {
+            slot.assign(&preprocess(img, p));
+        }
+        x
+    }
+
+    /// One feature vector per image, `[N, D]`; images are preprocessed one
+    /// batch at a time, so memory stays bounded whatever N is.
+    pub fn embed(&self, images: &[DynamicImage]) -> Result<Array2<f32>, InferError> {
+        let mut parts = vec![];
+        for chunk in images.chunks(self.max_batch) {
+            parts.push(self.run(self.prepare(chunk).view())?.features);
+        }
+        let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
+        if views.is_empty() {
+            return Ok(Array2::zeros((0, 0)));
+        }
+        ndarray::concatenate(Axis(0), &views).map_err(|e| InferError::Runtime(e.to_string()))
+    }
+
+    /// The `k` most probable classes of each image, most probable first.
+    pub fn classify(&self, images: &[DynamicImage], k: usize) -> Result<Vec<Vec<Prediction>>, InferError> {
+        if !self.has_logits() {
+            return Err(InferError::Usage(format!("{}: a features-only backbone cannot classify", self.path.display())));
+        }
+        let mut out = vec![];
+        for chunk in images.chunks(self.max_batch) {
+            let logits = self.run(self.prepare(chunk).view())?.logits.unwrap_or_else(|| Array2::zeros((0, 0)));
+            out.extend(logits.outer_iter().map(|row| self.top_k(row.as_slice().unwrap_or(&row.to_vec()), k)));
+        }
+        Ok(out)
+    }
+
+    /// Softmax over `logits`, then the `k` largest.
+    pub fn top_k(&self, logits: &[f32], k: usize) -> Vec<Prediction> {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exp: Vec<f32> = logits.iter().map(|v| (v - max).exp()).collect();
+        let sum: f32 = exp.iter().sum();
+        let mut order: Vec<usize> = (0..logits.len()).collect();
+        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+        order
+            .into_iter()
+            .take(k)
+            .map(|class| Prediction { class, label: self.card.classes.get(class).cloned().unwrap_or_else(|| class.to_string()), probability: exp[class] / sum })
+            .collect()
+    }
+}
