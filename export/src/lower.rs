@@ -96,7 +96,7 @@ pub fn lower(graph: &Graph, weights: &Weights, opts: &ExportOptions) -> Result<M
     weights.check(graph)?;
     let outputs: Vec<ValueId> = if opts.features_only { vec![graph.features] } else { vec![graph.logits, graph.features] };
     let needed = graph.needed(&outputs);
-    let folded = folds(graph, &needed, &outputs);
+    let folded = if opts.fold_bn { folds(graph, &needed, &outputs) } else { vec![false; graph.nodes.len()] };
 
     // The node whose ONNX output carries each value (Dropout and folded BN are pass-throughs).
     let mut source: Vec<ValueId> = (0..graph.nodes.len()).collect();

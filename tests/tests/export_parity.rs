@@ -1,0 +1,122 @@
+//! Every network, exported by our own lowering, computes in ONNX Runtime what
+//! it computes in libtorch: logits and features, BN folded and not, at batch
+//! sizes 1, 3 and 64, on real Fashion-MNIST images. The reference checker and
+//! onnxruntime's Python API confirm the same files.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cnnzoo_export::{lower, ExportOptions};
+use cnnzoo_infer::preprocess::Preprocessing;
+use cnnzoo_infer::{Backbone, BackboneOptions, Device};
+use cnnzoo_models::{ParamRole, Weights, ARCHS};
+use cnnzoo_train::data::load_idx;
+use cnnzoo_train::trainer::batch_input;
+use cnnzoo_train::Net;
+use ndarray::{Array2, Array4, ArrayView2};
+use tch::nn::VarStore;
+use tch::{Device as TchDevice, Kind, Tensor};
+
+fn fashion_mnist() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
+    assert!(dir.join("t10k-images-idx3-ubyte.gz").is_file(), "test data missing: expected Fashion-MNIST in {}", dir.display());
+    dir
+}
+
+fn python() -> PathBuf {
+    let venv = std::env::var_os("VIRTUAL_ENV").expect("run the tests through scripts/test.sh (it activates the venv with onnx and onnxruntime)");
+    PathBuf::from(venv).join("bin/python")
+}
+
+/// Random batch-norm statistics and affine parameters, so that folding is
+/// really exercised (fresh ones are the identity).
+fn randomize_batch_norms(net: &mut Net) {
+    let mut w: Weights = net.weights();
+    for p in net.graph().params() {
+        let (lo, hi) = match p.role {
+            ParamRole::Scale => (0.5, 1.5),
+            ParamRole::Shift => (-0.2, 0.2),
+            ParamRole::RunningMean => (-0.3, 0.3),
+            ParamRole::RunningVar => (0.5, 2.0),
+            _ => continue,
+        };
+        let t = Tensor::rand([p.numel() as i64], (Kind::Float, TchDevice::Cpu)) * (hi - lo) + lo;
+        w.0.get_mut(&p.name).unwrap().data = Vec::<f32>::try_from(t).unwrap();
+    }
+    net.load(&w).unwrap();
+}
+
+fn to_array2(t: &Tensor) -> Array2<f32> {
+    let size = t.size();
+    Array2::from_shape_vec((size[0] as usize, size[1] as usize), Vec::<f32>::try_from(t.contiguous().view(-1)).unwrap()).unwrap()
+}
+
+/// Max of |a - b| / max(1, |b|): absolute for small values, relative for large.
+fn max_rel_err(a: ArrayView2<f32>, b: ArrayView2<f32>) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs() / y.abs().max(1.0)).fold(0.0, f32::max)
+}
+
+fn read_f32(path: &Path, rows: usize) -> Array2<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    let v: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let cols = v.len() / rows;
+    Array2::from_shape_vec((rows, cols), v).unwrap()
+}
+
+#[test]
+fn onnx_runtime_matches_libtorch_for_every_network() {
+    let data = load_idx(&fashion_mnist()).unwrap();
+    let images = data.test.take(64).images;
+    let dir = tempfile::tempdir().unwrap();
+    for arch in ARCHS {
+        let size = arch.recipe.size;
+        tch::manual_seed(3);
+        let vs = VarStore::new(TchDevice::Cpu);
+        let mut net = Net::new(&vs.root(), arch.build(&arch.default_config()).unwrap());
+        randomize_batch_norms(&mut net);
+        let x = batch_input(&images, TchDevice::Cpu, size);
+        let (logits, features) = tch::no_grad(|| net.forward_eval(&x));
+        let (logits, features) = (to_array2(&logits), to_array2(&features));
+        let x_nd = Array4::from_shape_vec((64, 1, size, size), Vec::<f32>::try_from(x.contiguous().view(-1)).unwrap()).unwrap();
+
+        let weights = net.weights();
+        let mut files = vec![];
+        for fold_bn in [true, false] {
+            let model = lower(net.graph(), &weights, &ExportOptions { fold_bn, ..Default::default() }).unwrap();
+            let bn_nodes = model.graph.as_ref().unwrap().node.iter().filter(|n| n.op_type == "BatchNormalization").count();
+            let path = dir.path().join(format!("{}-{}.onnx", arch.name, if fold_bn { "folded" } else { "bn" }));
+            std::fs::write(&path, cnnzoo_proto::encode_model(&model)).unwrap();
+            // No cnnzoo metadata in these files: the caller supplies the preprocessing.
+            let opts = BackboneOptions { device: Device::Cpu, preprocessing: Some(Preprocessing { channels: 1, size, resize: "bilinear".into(), scale: 1.0 / 255.0, mean: None, std: None }), ..Default::default() };
+            let backbone = Backbone::open(&path, &opts).unwrap();
+            for n in [1usize, 3, 64] {
+                let out = backbone.run(x_nd.slice(ndarray::s![..n, .., .., ..])).unwrap();
+                let el = max_rel_err(out.logits.as_ref().unwrap().view(), logits.slice(ndarray::s![..n, ..]));
+                let ef = max_rel_err(out.features.view(), features.slice(ndarray::s![..n, ..]));
+                assert!(el <= 1e-4 && ef <= 1e-4, "{} fold_bn={fold_bn} batch {n}: logits err {el:e}, features err {ef:e}", arch.name);
+            }
+            eprintln!("{}: fold_bn={fold_bn}: {} BatchNormalization nodes, matches libtorch", arch.name, bn_nodes);
+            if !fold_bn {
+                let bns = net.graph().nodes.iter().filter(|n| matches!(n.op, cnnzoo_models::Op::BatchNorm2d { .. })).count();
+                assert_eq!(bn_nodes, bns, "{}", arch.name);
+            }
+            files.push(path);
+        }
+
+        // The reference checker and onnxruntime's Python API, on the same files and input.
+        let input = dir.path().join(format!("{}.input.f32", arch.name));
+        std::fs::write(&input, x_nd.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_onnx.py");
+        let out = Command::new(python()).arg(&script).arg(&input).args(["64", "1", &size.to_string(), &size.to_string()]).args(&files).output().unwrap();
+        assert!(out.status.success(), "{}: {}", arch.name, String::from_utf8_lossy(&out.stderr));
+        for f in &files {
+            let py_logits = read_f32(&PathBuf::from(format!("{}.logits.f32", f.display())), 64);
+            let py_features = read_f32(&PathBuf::from(format!("{}.features.f32", f.display())), 64);
+            assert!(max_rel_err(py_logits.view(), logits.view()) <= 1e-4, "{}: python logits", f.display());
+            assert!(max_rel_err(py_features.view(), features.view()) <= 1e-4, "{}: python features", f.display());
+        }
+    }
+}
