@@ -74,7 +74,9 @@ impl Backbone {
     /// Opens `NAME.onnx` in `model_dir`.
     pub fn open_named(name: &str, model_dir: &Path, opts: &BackboneOptions) -> Result<Backbone, InferError> {
         if !valid_name(name) {
-            return Err(InferError::Usage(format!("backbone name {name:?}: use letters, digits, '-', '_' or '.' (no paths); --model takes a file")));
+            return Err(InferError::Usage(format!(
+                "backbone name {name:?}: use letters, digits, '-', '_' or '.' (no paths); --model takes a file"
+            )));
         }
         let path = model_dir.join(format!("{name}.onnx"));
         if !path.is_file() {
@@ -86,7 +88,11 @@ impl Backbone {
                 .collect();
             return Err(InferError::Model {
                 path,
-                problem: format!("no such backbone (found in {}: {})", model_dir.display(), if known.is_empty() { "none".into() } else { known.join(", ") }),
+                problem: format!(
+                    "no such backbone (found in {}: {})",
+                    model_dir.display(),
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                ),
             });
         }
         Backbone::open(&path, opts)
@@ -106,7 +112,8 @@ impl Backbone {
             builder = builder.with_intra_threads(n).map_err(|e| InferError::Runtime(e.to_string()))?;
         }
         let (mut builder, provider) = register(builder, opts.device)?;
-        let session = builder.commit_from_file(&path).map_err(|e| bad(format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {e}")))?;
+        let session =
+            builder.commit_from_file(&path).map_err(|e| bad(format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {e}")))?;
 
         let metadata = session.metadata().map_err(|e| bad(e.to_string()))?;
         let lookup = |k: &str| metadata.custom(k);
@@ -115,7 +122,9 @@ impl Backbone {
         let mut card = match (from_file, &opts.preprocessing) {
             (_, Some(p)) => ModelCard { arch: "unknown".into(), classes: vec![], preprocessing: p.clone(), test_acc: None },
             (Some(card), None) => card,
-            (None, None) => return Err(bad("has no cnnzoo metadata: supply the preprocessing (channels, size, scale) in BackboneOptions".into())),
+            (None, None) => {
+                return Err(bad("has no cnnzoo metadata: supply the preprocessing (channels, size, scale) in BackboneOptions".into()))
+            }
         };
         if let Some(classes) = &opts.classes {
             card.classes = classes.clone();
@@ -237,7 +246,11 @@ impl Backbone {
         order
             .into_iter()
             .take(k)
-            .map(|class| Prediction { class, label: self.card.classes.get(class).cloned().unwrap_or_else(|| class.to_string()), probability: exp[class] / sum })
+            .map(|class| Prediction {
+                class,
+                label: self.card.classes.get(class).cloned().unwrap_or_else(|| class.to_string()),
+                probability: exp[class] / sum,
+            })
             .collect()
     }
 }

@@ -26,7 +26,8 @@ fn fashion_mnist() -> PathBuf {
 }
 
 fn python() -> PathBuf {
-    let venv = std::env::var_os("VIRTUAL_ENV").expect("run the tests through scripts/test.sh (it activates the venv with onnx and onnxruntime)");
+    let venv =
+        std::env::var_os("VIRTUAL_ENV").expect("run the tests through scripts/test.sh (it activates the venv with onnx and onnxruntime)");
     PathBuf::from(venv).join("bin/python")
 }
 
@@ -90,7 +91,18 @@ fn onnx_runtime_matches_libtorch_for_every_network() {
             let path = dir.path().join(format!("{}-{}.onnx", arch.name, if fold_bn { "folded" } else { "bn" }));
             std::fs::write(&path, cnnzoo_proto::encode_model(&model)).unwrap();
             // No cnnzoo metadata in these files: the caller supplies the preprocessing.
-            let opts = BackboneOptions { device: Device::Cpu, preprocessing: Some(Preprocessing { channels: 1, size, resize: "bilinear".into(), scale: 1.0 / 255.0, mean: None, std: None }), ..Default::default() };
+            let opts = BackboneOptions {
+                device: Device::Cpu,
+                preprocessing: Some(Preprocessing {
+                    channels: 1,
+                    size,
+                    resize: "bilinear".into(),
+                    scale: 1.0 / 255.0,
+                    mean: None,
+                    std: None,
+                }),
+                ..Default::default()
+            };
             let backbone = Backbone::open(&path, &opts).unwrap();
             for n in [1usize, 3, 64] {
                 let out = backbone.run(x_nd.slice(ndarray::s![..n, .., .., ..])).unwrap();
@@ -110,7 +122,13 @@ fn onnx_runtime_matches_libtorch_for_every_network() {
         let input = dir.path().join(format!("{}.input.f32", arch.name));
         std::fs::write(&input, x_nd.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_onnx.py");
-        let out = Command::new(python()).arg(&script).arg(&input).args(["64", "1", &size.to_string(), &size.to_string()]).args(&files).output().unwrap();
+        let out = Command::new(python())
+            .arg(&script)
+            .arg(&input)
+            .args(["64", "1", &size.to_string(), &size.to_string()])
+            .args(&files)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}: {}", arch.name, String::from_utf8_lossy(&out.stderr));
         for f in &files {
             let py_logits = read_f32(&PathBuf::from(format!("{}.logits.f32", f.display())), 64);

@@ -1,0 +1,181 @@
+//! cnnzoo-export as a user meets it: a trained checkpoint becomes a model that
+//! ONNX Runtime runs from its metadata alone; `--inspect`; every bad input.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cnnzoo_infer::{Backbone, BackboneOptions, Device};
+use cnnzoo_models::Arch;
+use cnnzoo_train::checkpoint::{self, Paths};
+use cnnzoo_train::data::load_idx;
+use cnnzoo_train::trainer::{train, Options};
+use cnnzoo_train::Net;
+use serde_json::Value;
+
+fn fashion_mnist() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
+    assert!(dir.join("t10k-images-idx3-ubyte.gz").is_file(), "test data missing: expected Fashion-MNIST in {}", dir.display());
+    dir
+}
+
+fn export(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cnnzoo-export")).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A checkpoint of `arch` trained for `epochs` on a few thousand images.
+fn checkpoint_of(dir: &Path, arch: &str, epochs: usize) -> PathBuf {
+    let mut data = load_idx(&fashion_mnist()).unwrap();
+    data.train = data.train.take(3_000);
+    data.test = data.test.take(500);
+    let opts = Options { epochs, ..Options::recipe(Arch::find(arch).unwrap(), tch::Device::Cpu, Paths::from_stem(&dir.join(arch))) };
+    train(&opts, &data).unwrap();
+    opts.paths.weights
+}
+
+fn inspect(path: &Path) -> Value {
+    let o = export(&["--inspect", path.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn a_trained_lenet_exports_and_runs_from_its_metadata_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let ot = checkpoint_of(dir.path(), "lenet", 1);
+    let o = export(&[ot.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let onnx = ot.with_extension("onnx");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("lenet.onnx"));
+
+    let r = inspect(&onnx);
+    assert_eq!(r["opset"], 17);
+    assert_eq!(r["inputs"][0]["shape"], serde_json::json!(["batch", "1", "28", "28"]));
+    assert_eq!(r["outputs"][0], serde_json::json!({"name": "logits", "shape": ["batch", "10"]}));
+    assert_eq!(r["outputs"][1], serde_json::json!({"name": "features", "shape": ["batch", "84"]}));
+    assert_eq!(r["parameters"], 61_706);
+    assert_eq!(r["ops"]["Gemm"], 3);
+    let meta = &r["metadata"];
+    assert_eq!(meta["cnnzoo.arch"], "lenet");
+    assert!(meta["cnnzoo.classes"].as_str().unwrap().contains("Ankle boot"));
+    assert!(meta["cnnzoo.preprocessing"].as_str().unwrap().contains("bilinear"));
+    assert_eq!(meta["cnnzoo.checkpoint_sha256"].as_str().unwrap().len(), 64);
+    let text = String::from_utf8_lossy(&export(&["--inspect", onnx.to_str().unwrap()]).stdout).into_owned();
+    assert!(text.contains("output     features [batch, 84]") && text.contains("parameters 61706"), "{text}");
+
+    // ONNX Runtime, configured by the file's metadata only, agrees with libtorch.
+    let backbone = Backbone::open(&onnx, &BackboneOptions { device: Device::Cpu, ..Default::default() }).unwrap();
+    assert_eq!(backbone.card().classes.len(), 10);
+    let ck = checkpoint::load(&ot).unwrap();
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let mut net = Net::new(&vs.root(), ck.graph.clone());
+    net.load(&ck.weights).unwrap();
+    let test = load_idx(&fashion_mnist()).unwrap().test.take(64);
+    let (logits, _) = tch::no_grad(|| net.forward_eval(&test.images));
+    let x = ndarray::Array4::from_shape_vec((64, 1, 28, 28), Vec::<f32>::try_from(test.images.view(-1)).unwrap()).unwrap();
+    let ort_logits = backbone.run(x.view()).unwrap().logits.unwrap();
+    let tch_logits: Vec<f32> = Vec::try_from(logits.view(-1)).unwrap();
+    let err = ort_logits.iter().zip(&tch_logits).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(err < 1e-4, "{err}");
+
+    // A features-only backbone.
+    let backbone_path = dir.path().join("backbone.onnx");
+    assert!(export(&[ot.to_str().unwrap(), "--features-only", "-o", backbone_path.to_str().unwrap()]).status.success());
+    let r = inspect(&backbone_path);
+    assert_eq!(r["outputs"].as_array().unwrap().len(), 1);
+    assert_eq!(r["outputs"][0]["name"], "features");
+    assert_eq!(r["parameters"], 61_706 - 850);
+}
+
+#[test]
+fn folding_and_opsets_show_in_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let ot = checkpoint_of(dir.path(), "resnet18", 0);
+    let graph = checkpoint::load(&ot).unwrap().graph;
+    let all: usize = graph.params().map(|p| p.numel()).sum();
+    let bn: usize = graph
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, cnnzoo_models::Op::BatchNorm2d { .. }))
+        .flat_map(|n| &n.params)
+        .map(|p| p.numel())
+        .sum();
+
+    let folded = dir.path().join("folded.onnx");
+    assert!(export(&[ot.to_str().unwrap(), "-o", folded.to_str().unwrap()]).status.success());
+    let r = inspect(&folded);
+    assert_eq!(r["parameters"].as_u64().unwrap() as usize, all - bn);
+    assert!(r["ops"].get("BatchNormalization").is_none());
+    assert_eq!(r["outputs"][1]["shape"], serde_json::json!(["batch", "512"]));
+
+    let unfolded = dir.path().join("bn.onnx");
+    assert!(export(&[ot.to_str().unwrap(), "--no-fold-bn", "--opset", "13", "-o", unfolded.to_str().unwrap()]).status.success());
+    let r = inspect(&unfolded);
+    assert_eq!(r["parameters"].as_u64().unwrap() as usize, all);
+    assert_eq!(r["ops"]["BatchNormalization"], 17);
+    assert_eq!(r["opset"], 13);
+}
+
+#[test]
+fn bad_inputs_are_named_and_never_clobber_a_good_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let lenet = checkpoint_of(dir.path(), "lenet", 0);
+    let d = |name: &str| dir.path().join(name);
+    let fails = |args: &[&str], want: &[&str]| {
+        let o = export(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let e = stderr(&o);
+        for w in want {
+            assert!(e.contains(w), "{args:?}: {e:?} lacks {w:?}");
+        }
+    };
+
+    fails(&[d("nope.ot").to_str().unwrap()], &["nope.json"]);
+    std::fs::copy(lenet.with_extension("json"), d("missing.json")).unwrap();
+    fails(&[d("missing.ot").to_str().unwrap()], &["missing.ot", "no such checkpoint"]);
+
+    // Truncated checkpoint.
+    let bytes = std::fs::read(&lenet).unwrap();
+    std::fs::write(d("trunc.ot"), &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::copy(lenet.with_extension("json"), d("trunc.json")).unwrap();
+    fails(&[d("trunc.ot").to_str().unwrap()], &["trunc.ot", "not a readable tch checkpoint"]);
+
+    // A resnet checkpoint under a lenet manifest: the first lenet parameter it lacks.
+    let resnet = checkpoint_of(dir.path(), "resnet18", 0);
+    std::fs::copy(&resnet, d("mixed.ot")).unwrap();
+    std::fs::copy(lenet.with_extension("json"), d("mixed.json")).unwrap();
+    fails(&[d("mixed.ot").to_str().unwrap()], &["mixed.ot", "does not fit lenet", "conv1.weight"]);
+
+    // Malformed manifest.
+    std::fs::copy(&lenet, d("badjson.ot")).unwrap();
+    std::fs::write(d("badjson.json"), "{\"arch\": \"lenet\"").unwrap();
+    fails(&[d("badjson.ot").to_str().unwrap()], &["badjson.json", "not a cnnzoo manifest"]);
+
+    // Unwritable output: its parent is a file.
+    fails(&[lenet.to_str().unwrap(), "-o", lenet.join("x.onnx").to_str().unwrap()], &["x.onnx"]);
+
+    // Unsupported opset, with an existing output that must survive.
+    let out = d("keep.onnx");
+    std::fs::write(&out, b"previous model").unwrap();
+    fails(&[lenet.to_str().unwrap(), "--opset", "9", "-o", out.to_str().unwrap()], &["opset 9 is not supported", "11 to 21"]);
+    assert_eq!(std::fs::read(&out).unwrap(), b"previous model");
+    assert!(export(&[lenet.to_str().unwrap(), "-o", out.to_str().unwrap()]).status.success());
+    assert_ne!(std::fs::read(&out).unwrap(), b"previous model");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+
+    // --inspect on truncated and foreign files.
+    let good = std::fs::read(&out).unwrap();
+    std::fs::write(d("cut.onnx"), &good[..good.len() / 2]).unwrap();
+    fails(&["--inspect", d("cut.onnx").to_str().unwrap()], &["cut.onnx", "not an ONNX model"]);
+    fails(&["--inspect", lenet.with_extension("json").to_str().unwrap()], &["lenet.json", "not an ONNX model"]);
+}
