@@ -20,6 +20,7 @@
 mod backbone;
 mod card;
 mod error;
+pub mod idx;
 pub mod preprocess;
 mod runtime;
 

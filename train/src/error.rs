@@ -7,14 +7,8 @@ use thiserror::Error;
 pub enum TrainError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: not an IDX {what} file: magic number {found}, expected {expected}")]
-    Magic { path: PathBuf, what: &'static str, expected: u32, found: u32 },
-    #[error("{path}: truncated: the header promises {expected} bytes of data, the file has {found}")]
-    Truncated { path: PathBuf, expected: usize, found: usize },
-    #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
-    CountMismatch { images: PathBuf, n_images: usize, labels: PathBuf, n_labels: usize },
-    #[error("{path}: label {label} of example {index} is out of range (the dataset has {classes} classes)")]
-    LabelRange { path: PathBuf, index: usize, label: u8, classes: usize },
+    #[error(transparent)]
+    Idx(#[from] cnnzoo_infer::idx::IdxError),
     #[error("{path}: {problem}")]
     Data { path: PathBuf, problem: String },
     #[error("{path}: {source}")]

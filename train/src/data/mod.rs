@@ -3,16 +3,17 @@
 
 mod download;
 mod folder;
-mod idx;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use cnnzoo_infer::idx::read_fashion_mnist;
 
 use tch::{Kind, Tensor};
 
 pub use download::{download_fashion_mnist, Mirror};
 pub use folder::load_folder;
 
-use crate::error::{Result, TrainError};
+use crate::error::Result;
 
 /// Fashion-MNIST's classes, by label.
 pub const FASHION_MNIST_CLASSES: [&str; 10] =
@@ -54,35 +55,19 @@ pub struct Dataset {
     pub test: Split,
 }
 
-/// Finds `name` in `dir`, gzip-compressed or raw (without the `.gz`).
-fn locate(dir: &Path, name: &str) -> Result<PathBuf> {
-    let gz = dir.join(name);
-    let raw = dir.join(name.trim_end_matches(".gz"));
-    [gz.clone(), raw.clone()].into_iter().find(|p| p.is_file()).ok_or_else(|| TrainError::Data {
-        path: gz,
-        problem: format!("missing (neither it nor {} exists; pass --data DIR or --download)", raw.display()),
-    })
-}
-
-fn idx_split(dir: &Path, images: &str, labels: &str, classes: usize) -> Result<Split> {
-    let (ipath, lpath) = (locate(dir, images)?, locate(dir, labels)?);
-    let (n, rows, cols, pixels) = idx::read_images(&ipath)?;
-    let labels = idx::read_labels(&lpath, classes)?;
-    if labels.len() != n {
-        return Err(TrainError::CountMismatch { images: ipath, n_images: n, labels: lpath, n_labels: labels.len() });
-    }
-    let images = Tensor::from_slice(&pixels).reshape([n as i64, 1, rows as i64, cols as i64]).to_kind(Kind::Float) / 255.0;
-    Ok(Split { images, labels: Tensor::from_slice(&labels).to_kind(Kind::Int64) })
+fn idx_split(dir: &Path, prefix: &str, classes: usize) -> Result<Split> {
+    let d = read_fashion_mnist(dir, prefix, classes)?;
+    let images = Tensor::from_slice(&d.pixels).reshape([d.count as i64, 1, d.rows as i64, d.cols as i64]).to_kind(Kind::Float) / 255.0;
+    Ok(Split { images, labels: Tensor::from_slice(&d.labels).to_kind(Kind::Int64) })
 }
 
 /// Reads Fashion-MNIST (or any 10-class IDX dataset with the same file names) from `dir`.
 pub fn load_idx(dir: &Path) -> Result<Dataset> {
-    let [tri, trl, tei, tel] = FASHION_MNIST_FILES;
     let classes: Vec<String> = FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect();
     Ok(Dataset {
         name: format!("fashion-mnist ({})", dir.display()),
-        train: idx_split(dir, tri, trl, classes.len())?,
-        test: idx_split(dir, tei, tel, classes.len())?,
+        train: idx_split(dir, "train", classes.len())?,
+        test: idx_split(dir, "t10k", classes.len())?,
         classes,
     })
 }
