@@ -1,1 +1,291 @@
-fn main() {}
+//! `cnnzoo-infer`: classify images, extract their features, or evaluate a
+//! test set with an exported backbone on ONNX Runtime.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::{Parser, ValueEnum};
+use cnnzoo_infer::preprocess::{open_image, preprocess};
+use cnnzoo_infer::{idx, Backbone, BackboneOptions};
+use image::DynamicImage;
+use ndarray::{Array2, Array3, Array4};
+
+const EXAMPLES: &str = "Examples:
+  cnnzoo-infer --backbone densenet shoe.png bag.jpg   # top-5 classes per image
+  cnnzoo-infer --model runs/lenet.onnx photos/ --json # folders are read recursively
+  cnnzoo-infer --backbone resnet18 --features photos/ --format npy -o feats.npy
+  cnnzoo-infer --backbone lenet --eval ../shared/data/fashion-mnist";
+
+#[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
+enum Format {
+    Jsonl,
+    Npy,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "cnnzoo-infer", version, about = "Classify images or extract features with an exported cnnzoo backbone on ONNX Runtime", after_help = EXAMPLES)]
+struct Cli {
+    /// Images, or folders searched recursively for images.
+    inputs: Vec<PathBuf>,
+    /// Backbone name: NAME.onnx in --model-dir.
+    #[arg(long, conflicts_with = "model")]
+    backbone: Option<String>,
+    /// An ONNX file.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Where --backbone looks [default: $CNNZOO_MODEL_DIR, then ./runs].
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
+    /// Classes shown per image.
+    #[arg(long, default_value_t = 5)]
+    top_k: usize,
+    /// Write feature vectors instead of classes.
+    #[arg(long)]
+    features: bool,
+    /// Feature file format (npy needs -o).
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: Format,
+    /// Output file for --features [default: stdout for jsonl].
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// One JSON object per image on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Images per ONNX Runtime run.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// ONNX Runtime intra-op threads [default: all cores].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Evaluate on a test set: Fashion-MNIST IDX files, or an image folder's test/<class>/*.
+    #[arg(long)]
+    eval: Option<PathBuf>,
+}
+
+const IMAGE_EXTENSIONS: [&str; 9] = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp", "pgm"];
+
+/// Explicit files as given; folders walked recursively for image files, sorted.
+fn collect(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str())) {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = vec![];
+    for p in inputs {
+        if p.is_dir() {
+            walk(p, &mut out);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
+    let opts = BackboneOptions { device: cli.device.parse()?, threads: cli.threads, max_batch: cli.batch_size.max(1), ..Default::default() };
+    match (&cli.model, &cli.backbone) {
+        (Some(path), _) => Ok(Backbone::open(path, &opts)?),
+        (None, Some(name)) => {
+            let dir = cli.model_dir.clone().or_else(|| std::env::var_os("CNNZOO_MODEL_DIR").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("runs"));
+            Ok(Backbone::open_named(name, &dir, &opts)?)
+        }
+        (None, None) => bail!("say which model: --backbone NAME or --model FILE"),
+    }
+}
+
+/// Writes lines to stdout; a closed pipe (`| head`) ends the output quietly.
+struct Out(std::io::BufWriter<std::io::Stdout>);
+
+impl Out {
+    fn line(&mut self, s: &str) -> anyhow::Result<()> {
+        match writeln!(self.0, "{s}") {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            r => Ok(r?),
+        }
+    }
+}
+
+/// `[N, C, H, W]` from preprocessed images.
+fn stack<'a>(xs: impl Iterator<Item = &'a Array3<f32>>) -> anyhow::Result<Array4<f32>> {
+    let views: Vec<_> = xs.map(|x| x.view()).collect();
+    Ok(ndarray::stack(ndarray::Axis(0), &views)?)
+}
+
+/// Writes `[N, D]` float32 as a `.npy` file (format version 1.0).
+fn write_npy(path: &Path, a: &Array2<f32>) -> anyhow::Result<()> {
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", a.nrows(), a.ncols());
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(a.iter().flat_map(|v| v.to_le_bytes()));
+    let tmp = path.with_extension("npy.tmp");
+    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)).with_context(|| format!("writing {}", path.display()))
+}
+
+fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
+    let files = collect(&cli.inputs);
+    if files.is_empty() {
+        bail!("no images given (pass files or folders, or --eval DIR)");
+    }
+    if cli.features && cli.format == Format::Npy && cli.output.is_none() {
+        bail!("--format npy needs -o FILE");
+    }
+    let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
+    let mut sink: Option<std::io::BufWriter<std::fs::File>> = match (&cli.output, cli.features && cli.format == Format::Jsonl) {
+        (Some(p), true) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        _ => None,
+    };
+    let (mut failed, mut done, mut all_features, mut paths) = (0usize, 0usize, vec![], vec![]);
+    let started = Instant::now();
+    for chunk in files.chunks(backbone.max_batch()) {
+        // Each image is preprocessed as soon as it is decoded, so at most one
+        // full-size image is in memory at a time.
+        let mut images: Vec<(PathBuf, Array3<f32>)> = vec![];
+        for path in chunk {
+            match open_image(path) {
+                Ok(img) => images.push((path.clone(), preprocess(&img, &backbone.card().preprocessing))),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    failed += 1;
+                }
+            }
+        }
+        if images.is_empty() {
+            continue;
+        }
+        let result = backbone.run(stack(images.iter().map(|(_, x)| x))?.view())?;
+        done += images.len();
+        if cli.features {
+            for ((path, _), row) in images.iter().zip(result.features.outer_iter()) {
+                let line = serde_json::json!({"path": path, "features": row.to_vec()}).to_string();
+                match (&mut sink, cli.format) {
+                    (Some(f), _) => writeln!(f, "{line}")?,
+                    (None, Format::Jsonl) => out.line(&line)?,
+                    (None, Format::Npy) => {}
+                }
+                paths.push(path.clone());
+            }
+            all_features.push(result.features);
+            continue;
+        }
+        let logits = result.logits.context("this model has no classifier head (exported with --features-only): use --features")?;
+        for ((path, _), row) in images.iter().zip(logits.outer_iter()) {
+            let top = backbone.top_k(&row.to_vec(), cli.top_k);
+            if cli.json {
+                let top: Vec<_> = top.iter().map(|p| serde_json::json!({"class": p.class, "label": p.label, "probability": p.probability})).collect();
+                out.line(&serde_json::json!({"path": path, "top": top}).to_string())?;
+            } else {
+                let labels: Vec<String> = top.iter().map(|p| format!("{} {:.3}", p.label, p.probability)).collect();
+                out.line(&format!("{}: {}", path.display(), labels.join(", ")))?;
+            }
+        }
+    }
+    if let (true, Format::Npy, Some(path)) = (cli.features, cli.format, &cli.output) {
+        let views: Vec<_> = all_features.iter().map(|a| a.view()).collect();
+        let all = if views.is_empty() { Array2::zeros((0, 0)) } else { ndarray::concatenate(ndarray::Axis(0), &views)? };
+        write_npy(path, &all)?;
+        for p in &paths {
+            out.line(&p.display().to_string())?;
+        }
+    }
+    if let Some(f) = sink.as_mut() {
+        f.flush()?;
+    }
+    out.0.flush()?;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!("{} {done} images in {secs:.2} s ({:.1} images/sec) on {}; {failed} failed", if cli.features { "embedded" } else { "classified" }, done as f64 / secs, backbone.provider());
+    Ok(failed)
+}
+
+/// Accuracy, confusion matrix and throughput on a test set.
+fn run_eval(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
+    let classes = backbone.card().classes.clone();
+    let p = backbone.card().preprocessing.clone();
+    let started = Instant::now();
+    let (inputs, labels): (Vec<Array3<f32>>, Vec<usize>) = if dir.join("test").is_dir() {
+        let mut pairs = vec![];
+        for (k, class) in classes.iter().enumerate() {
+            for path in collect(&[dir.join("test").join(class)]) {
+                pairs.push((preprocess(&open_image(&path)?, &p), k));
+            }
+        }
+        pairs.into_iter().unzip()
+    } else {
+        let split = idx::read_fashion_mnist(dir, "t10k", classes.len().max(1))?;
+        let side = split.rows * split.cols;
+        let images = split
+            .pixels
+            .chunks(side)
+            .map(|px| {
+                let img = image::GrayImage::from_raw(split.cols as u32, split.rows as u32, px.to_vec()).context("IDX image size")?;
+                Ok(preprocess(&DynamicImage::ImageLuma8(img), &p))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        (images, split.labels.iter().map(|&l| l as usize).collect())
+    };
+    let mut predicted = Vec::with_capacity(inputs.len());
+    for chunk in inputs.chunks(backbone.max_batch()) {
+        let logits = backbone.run(stack(chunk.iter())?.view())?.logits.context("this model has no classifier head")?;
+        predicted.extend(logits.outer_iter().map(|r| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n = labels.len();
+    let correct = labels.iter().zip(&predicted).filter(|(a, b)| a == b).count();
+    let k = classes.len().max(predicted.iter().copied().max().unwrap_or(0) + 1);
+    let mut confusion = vec![vec![0usize; k]; k];
+    for (&t, &p) in labels.iter().zip(&predicted) {
+        confusion[t][p] += 1;
+    }
+    let accuracy = correct as f64 / n.max(1) as f64;
+    if cli.json {
+        println!("{}", serde_json::json!({"images": n, "accuracy": accuracy, "images_per_sec": n as f64 / secs, "provider": backbone.provider().to_string(), "classes": classes, "confusion": confusion, "predictions": predicted}));
+    } else {
+        println!("accuracy {accuracy:.4} ({correct}/{n}), {:.1} images/sec on {}", n as f64 / secs, backbone.provider());
+        println!("confusion matrix (rows: true class, columns: predicted)");
+        for (t, row) in confusion.iter().enumerate() {
+            let cells: Vec<String> = row.iter().map(|c| format!("{c:>5}")).collect();
+            println!("{:>12} {}", classes.get(t).map(String::as_str).unwrap_or("?"), cells.join(""));
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = open_backbone(&cli).and_then(|backbone| match &cli.eval {
+        Some(dir) => run_eval(&cli, &backbone, dir).map(|()| 0),
+        None => run_images(&cli, &backbone),
+    });
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(failed) => {
+            eprintln!("error: {failed} file(s) could not be read");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let usage = e.downcast_ref::<cnnzoo_infer::InferError>().is_some_and(|e| matches!(e, cnnzoo_infer::InferError::Usage(_)));
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
