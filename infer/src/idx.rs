@@ -52,10 +52,11 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, IdxError> {
 /// Parses the header: checks the magic and returns the dimensions and body.
 fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32, what: &'static str) -> Result<(Vec<usize>, &'a [u8]), IdxError> {
     let word = |i: usize| {
-        bytes
-            .get(4 * i..4 * i + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-            .ok_or(IdxError::Truncated { path: path.into(), expected: 4 * (i + 1), found: bytes.len() })
+        bytes.get(4 * i..4 * i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).ok_or(IdxError::Truncated {
+            path: path.into(),
+            expected: 4 * (i + 1),
+            found: bytes.len(),
+        })
     };
     let found = word(0)?;
     if found != magic {
@@ -88,7 +89,12 @@ pub fn read_split(images: &Path, labels: &Path, classes: usize) -> Result<IdxSpl
     let lbytes = read_maybe_gz(labels)?;
     let (_, label_body) = parse(labels, &lbytes, LABELS_MAGIC, "label")?;
     if label_body.len() != dims[0] {
-        return Err(IdxError::CountMismatch { images: images.into(), n_images: dims[0], labels: labels.into(), n_labels: label_body.len() });
+        return Err(IdxError::CountMismatch {
+            images: images.into(),
+            n_images: dims[0],
+            labels: labels.into(),
+            n_labels: label_body.len(),
+        });
     }
     if let Some((index, &label)) = label_body.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
         return Err(IdxError::LabelRange { path: labels.into(), index, label, classes });

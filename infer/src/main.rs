@@ -98,11 +98,16 @@ fn collect(inputs: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
-    let opts = BackboneOptions { device: cli.device.parse()?, threads: cli.threads, max_batch: cli.batch_size.max(1), ..Default::default() };
+    let opts =
+        BackboneOptions { device: cli.device.parse()?, threads: cli.threads, max_batch: cli.batch_size.max(1), ..Default::default() };
     match (&cli.model, &cli.backbone) {
         (Some(path), _) => Ok(Backbone::open(path, &opts)?),
         (None, Some(name)) => {
-            let dir = cli.model_dir.clone().or_else(|| std::env::var_os("CNNZOO_MODEL_DIR").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("runs"));
+            let dir = cli
+                .model_dir
+                .clone()
+                .or_else(|| std::env::var_os("CNNZOO_MODEL_DIR").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("runs"));
             Ok(Backbone::open_named(name, &dir, &opts)?)
         }
         (None, None) => bail!("say which model: --backbone NAME or --model FILE"),
@@ -192,7 +197,8 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
         for ((path, _), row) in images.iter().zip(logits.outer_iter()) {
             let top = backbone.top_k(&row.to_vec(), cli.top_k);
             if cli.json {
-                let top: Vec<_> = top.iter().map(|p| serde_json::json!({"class": p.class, "label": p.label, "probability": p.probability})).collect();
+                let top: Vec<_> =
+                    top.iter().map(|p| serde_json::json!({"class": p.class, "label": p.label, "probability": p.probability})).collect();
                 out.line(&serde_json::json!({"path": path, "top": top}).to_string())?;
             } else {
                 let labels: Vec<String> = top.iter().map(|p| format!("{} {:.3}", p.label, p.probability)).collect();
@@ -213,7 +219,12 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
     }
     out.0.flush()?;
     let secs = started.elapsed().as_secs_f64();
-    eprintln!("{} {done} images in {secs:.2} s ({:.1} images/sec) on {}; {failed} failed", if cli.features { "embedded" } else { "classified" }, done as f64 / secs, backbone.provider());
+    eprintln!(
+        "{} {done} images in {secs:.2} s ({:.1} images/sec) on {}; {failed} failed",
+        if cli.features { "embedded" } else { "classified" },
+        done as f64 / secs,
+        backbone.provider()
+    );
     Ok(failed)
 }
 
@@ -246,7 +257,9 @@ fn run_eval(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
     let mut predicted = Vec::with_capacity(inputs.len());
     for chunk in inputs.chunks(backbone.max_batch()) {
         let logits = backbone.run(stack(chunk.iter())?.view())?.logits.context("this model has no classifier head")?;
-        predicted.extend(logits.outer_iter().map(|r| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0));
+        predicted.extend(
+            logits.outer_iter().map(|r| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0),
+        );
     }
     let secs = started.elapsed().as_secs_f64();
     let n = labels.len();
@@ -258,7 +271,10 @@ fn run_eval(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
     }
     let accuracy = correct as f64 / n.max(1) as f64;
     if cli.json {
-        println!("{}", serde_json::json!({"images": n, "accuracy": accuracy, "images_per_sec": n as f64 / secs, "provider": backbone.provider().to_string(), "classes": classes, "confusion": confusion, "predictions": predicted}));
+        println!(
+            "{}",
+            serde_json::json!({"images": n, "accuracy": accuracy, "images_per_sec": n as f64 / secs, "provider": backbone.provider().to_string(), "classes": classes, "confusion": confusion, "predictions": predicted})
+        );
     } else {
         println!("accuracy {accuracy:.4} ({correct}/{n}), {:.1} images/sec on {}", n as f64 / secs, backbone.provider());
         println!("confusion matrix (rows: true class, columns: predicted)");
