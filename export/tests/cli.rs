@@ -3,6 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
+#[path = "../../tests/support/data.rs"]
+mod data;
+use data::fashion_mnist;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -13,12 +17,6 @@ use cnnzoo_train::data::load_idx;
 use cnnzoo_train::trainer::{train, Options};
 use cnnzoo_train::Net;
 use serde_json::Value;
-
-fn fashion_mnist() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
-    assert!(dir.join("t10k-images-idx3-ubyte.gz").is_file(), "test data missing: expected Fashion-MNIST in {}", dir.display());
-    dir
-}
 
 fn export(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cnnzoo-export")).args(args).output().unwrap()

@@ -159,7 +159,7 @@ impl Backbone {
         self.logits.is_some()
     }
 
-    /// Width of the feature vector, from the model's output shape.
+    /// The largest batch one ONNX Runtime run receives.
     pub fn max_batch(&self) -> usize {
         self.max_batch
     }
@@ -231,7 +231,7 @@ impl Backbone {
         let mut out = vec![];
         for chunk in images.chunks(self.max_batch) {
             let logits = self.run(self.prepare(chunk).view())?.logits.unwrap_or_else(|| Array2::zeros((0, 0)));
-            out.extend(logits.outer_iter().map(|row| self.top_k(row.as_slice().unwrap_or(&row.to_vec()), k)));
+            out.extend(logits.outer_iter().map(|row| self.top_k(&row.to_vec(), k)));
         }
         Ok(out)
     }

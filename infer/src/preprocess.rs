@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::InferError;
 
 /// How an image becomes the network's input; read from the model's metadata.
+/// It mirrors `cnnzoo_models::Preprocessing`, which writes that metadata: the
+/// two meet only as JSON, so this crate needs neither the zoo nor libtorch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocessing {
     /// 1 = grayscale, 3 = RGB.

@@ -5,6 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
+#[path = "../support/data.rs"]
+mod data;
+use data::fashion_mnist;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,12 +22,6 @@ use cnnzoo_train::Net;
 use ndarray::{Array2, Array4, ArrayView2};
 use tch::nn::VarStore;
 use tch::{Device as TchDevice, Kind, Tensor};
-
-fn fashion_mnist() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
-    assert!(dir.join("t10k-images-idx3-ubyte.gz").is_file(), "test data missing: expected Fashion-MNIST in {}", dir.display());
-    dir
-}
 
 fn python() -> PathBuf {
     let venv =

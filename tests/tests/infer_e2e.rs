@@ -4,6 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
+#[path = "../support/data.rs"]
+mod data;
+use data::fashion_mnist;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -17,12 +21,6 @@ use cnnzoo_train::data::load_idx;
 use cnnzoo_train::trainer::{batch_input, train, Options};
 use cnnzoo_train::Net;
 use serde_json::Value;
-
-fn fashion_mnist() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
-    assert!(dir.join("t10k-images-idx3-ubyte.gz").is_file(), "test data missing: expected Fashion-MNIST in {}", dir.display());
-    dir
-}
 
 /// The workspace's binaries, built by `cargo test --workspace` (scripts/test.sh).
 fn bin(name: &str) -> PathBuf {

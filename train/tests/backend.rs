@@ -3,6 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
+#[path = "../../tests/support/data.rs"]
+mod data;
+use data::fashion_mnist;
+
 use std::path::PathBuf;
 
 use cnnzoo_models::ARCHS;
@@ -11,12 +15,6 @@ use cnnzoo_train::trainer::batch_input;
 use cnnzoo_train::Net;
 use tch::nn::{OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
-
-fn fashion_mnist() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
-    assert!(dir.join("t10k-images-idx3-ubyte.gz").is_file(), "test data missing: expected Fashion-MNIST in {}", dir.display());
-    dir
-}
 
 #[test]
 fn inferred_shapes_equal_tch_shapes_for_every_network() {

@@ -3,18 +3,16 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
+#[path = "../../tests/support/data.rs"]
+mod data;
+use data::fashion_mnist;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 use cnnzoo_train::data::{download_fashion_mnist, load, load_idx, Mirror, FASHION_MNIST_FILES};
 use sha2::{Digest, Sha256};
-
-fn fashion_mnist() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
-    assert!(dir.join("t10k-images-idx3-ubyte.gz").is_file(), "test data missing: expected Fashion-MNIST in {}", dir.display());
-    dir
-}
 
 /// A copy of the dataset in a temp dir (the shared folder is read-only), as raw IDX.
 fn raw_copy() -> tempfile::TempDir {

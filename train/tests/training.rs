@@ -4,6 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
+#[path = "../../tests/support/data.rs"]
+mod data;
+use data::fashion_mnist;
+
 use std::path::{Path, PathBuf};
 
 use cnnzoo_models::Arch;
@@ -12,12 +16,6 @@ use cnnzoo_train::data::{load_idx, Dataset};
 use cnnzoo_train::trainer::{train, Options};
 use cnnzoo_train::TrainError;
 use tch::Device;
-
-fn fashion_mnist() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
-    assert!(dir.join("t10k-images-idx3-ubyte.gz").is_file(), "test data missing: expected Fashion-MNIST in {}", dir.display());
-    dir
-}
 
 fn subset(train: usize, test: usize) -> Dataset {
     let mut d = load_idx(&fashion_mnist()).unwrap();
