@@ -22,6 +22,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         backbone.run(x.view())?;
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("{}", serde_json::json!({"batch": batch, "runs": runs, "ms_per_batch": secs * 1000.0 / runs as f64, "images_per_sec": (batch * runs) as f64 / secs}));
+    println!(
+        "{}",
+        serde_json::json!({"batch": batch, "runs": runs, "ms_per_batch": secs * 1000.0 / runs as f64, "images_per_sec": (batch * runs) as f64 / secs})
+    );
     Ok(())
 }

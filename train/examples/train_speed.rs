@@ -36,6 +36,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         step();
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("{}", serde_json::json!({"arch": arch.name, "batch": b, "size": s, "steps": steps, "seconds": secs, "examples_per_sec": (steps as i64 * b) as f64 / secs}));
+    println!(
+        "{}",
+        serde_json::json!({"arch": arch.name, "batch": b, "size": s, "steps": steps, "seconds": secs, "examples_per_sec": (steps as i64 * b) as f64 / secs})
+    );
     Ok(())
 }
