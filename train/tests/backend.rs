@@ -7,8 +7,6 @@
 mod data;
 use data::fashion_mnist;
 
-use std::path::PathBuf;
-
 use cnnzoo_models::ARCHS;
 use cnnzoo_train::data::load_idx;
 use cnnzoo_train::trainer::batch_input;

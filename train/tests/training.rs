@@ -8,7 +8,7 @@
 mod data;
 use data::fashion_mnist;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cnnzoo_models::Arch;
 use cnnzoo_train::checkpoint::{self, Paths};
