@@ -17,6 +17,13 @@ use cnnzoo_train::trainer::{train, Options};
 use cnnzoo_train::TrainError;
 use tch::Device;
 
+/// libtorch's generator is global and training reseeds it: tests take turns.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn subset(train: usize, test: usize) -> Dataset {
     let mut d = load_idx(&fashion_mnist()).unwrap();
     d.train = d.train.take(train);
@@ -35,6 +42,7 @@ fn max_abs_diff(a: &cnnzoo_models::Weights, b: &cnnzoo_models::Weights) -> f32 {
 
 #[test]
 fn lenet_reaches_an_accuracy_floor_quickly() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let data = subset(30_000, 10_000);
     let opts = Options { epochs: 2, batch_size: 64, ..lenet(dir.path(), "floor") };
@@ -50,6 +58,7 @@ fn lenet_reaches_an_accuracy_floor_quickly() {
 
 #[test]
 fn resume_ends_where_an_uninterrupted_run_ends() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let data = subset(4_000, 1_000);
     let straight = Options { epochs: 3, batch_size: 128, ..lenet(dir.path(), "straight") };
@@ -72,6 +81,7 @@ fn resume_ends_where_an_uninterrupted_run_ends() {
 
 #[test]
 fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let data = subset(2_000, 500);
     let opts = Options { epochs: 1, batch_size: 100, ..lenet(dir.path(), "nan") };
@@ -95,6 +105,7 @@ fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn zero_epochs_writes_the_initialized_model() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let data = subset(100, 100);
     let opts = Options { epochs: 0, ..lenet(dir.path(), "init") };
