@@ -105,6 +105,11 @@ pub fn lower(graph: &Graph, weights: &Weights, opts: &ExportOptions) -> Result<M
             source[i] = source[n.inputs[0]];
         }
     }
+    // For each convolution, the batch norm folded into it, if any.
+    let mut folded_into: Vec<Option<ValueId>> = vec![None; graph.nodes.len()];
+    for (k, n) in graph.nodes.iter().enumerate().filter(|(k, _)| folded[*k]) {
+        folded_into[n.inputs[0]] = Some(k);
+    }
     let mut names: Vec<String> = graph.nodes.iter().map(|n| n.name.clone()).collect();
     names[0] = INPUT.into();
     names[source[graph.features]] = FEATURES.into();
@@ -127,10 +132,9 @@ pub fn lower(graph: &Graph, weights: &Weights, opts: &ExportOptions) -> Result<M
             Op::Input => {}
             Op::Conv2d { kernel, stride, pad, .. } => {
                 let (w, b) = (param(i, 0), param(i, 1));
-                let bn = graph.nodes.iter().enumerate().find(|(k, m)| folded[*k] && m.inputs[0] == i);
-                let (wd, bd) = match bn {
-                    Some((k, m)) => {
-                        let Op::BatchNorm2d { eps, .. } = m.op else { unreachable!("folds() only marks batch norms") };
+                let (wd, bd) = match folded_into[i] {
+                    Some(k) => {
+                        let Op::BatchNorm2d { eps, .. } = graph.nodes[k].op else { unreachable!("folds() only marks batch norms") };
                         fold_into_conv(&w.data, &b.data, [0, 1, 2, 3].map(|p| param(k, p).data.as_slice()), eps)
                     }
                     None => (w.data.clone(), b.data.clone()),

@@ -107,11 +107,12 @@ impl Backbone {
             return Err(bad("empty file (not an ONNX model)".into()));
         }
         let env = environment()?;
-        let mut builder = Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?;
+        let builder = Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?;
+        // Threads are set after the provider is chosen: `auto` may restart from a fresh builder.
+        let (mut builder, provider) = register(builder, opts.device)?;
         if let Some(n) = opts.threads {
             builder = builder.with_intra_threads(n).map_err(|e| InferError::Runtime(e.to_string()))?;
         }
-        let (mut builder, provider) = register(builder, opts.device)?;
         let session =
             builder.commit_from_file(&path).map_err(|e| bad(format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {e}")))?;
 

@@ -52,12 +52,6 @@ pub fn open_image(path: &Path) -> Result<DynamicImage, InferError> {
     decode(reader, &err)
 }
 
-/// Decodes an image held in memory, with the same limits as [`open_image`].
-pub fn decode_bytes(bytes: &[u8]) -> Result<DynamicImage, InferError> {
-    let err = |problem: String| InferError::Image { path: "<memory>".into(), problem };
-    decode(ImageReader::new(std::io::Cursor::new(bytes)), &err)
-}
-
 fn decode<R: BufRead + Seek>(reader: ImageReader<R>, err: &dyn Fn(String) -> InferError) -> Result<DynamicImage, InferError> {
     let mut reader = reader.with_guessed_format().map_err(|e| err(e.to_string()))?;
     if reader.format().is_none() {
