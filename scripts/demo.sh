@@ -11,11 +11,9 @@ source scripts/env.sh
 cargo build --release --workspace --bins --examples --quiet
 bin=$CARGO_TARGET_DIR/release
 arch=${ARCH:-lenet}
-data=${CNNZOO_DATA:-../shared/data/fashion-mnist}
-fetch=()
-[ -f "$data/train-images-idx3-ubyte.gz" ] || { data=data/fashion-mnist; fetch=(--download); }
+data=$(cnnzoo_data release)
 
-"$bin/cnnzoo-train" --arch "$arch" --data "$data" "${fetch[@]}" ${EPOCHS:+--epochs "$EPOCHS"} --out "runs/$arch"
+"$bin/cnnzoo-train" --arch "$arch" --data "$data" ${EPOCHS:+--epochs "$EPOCHS"} --out "runs/$arch"
 "$bin/cnnzoo-export" "runs/$arch.ot"
 "$bin/examples/idx_to_png" "$data" runs/samples 8
 "$bin/cnnzoo-infer" --backbone "$arch" --model-dir runs --top-k 3 runs/samples

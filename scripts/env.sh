@@ -10,9 +10,10 @@ set -euo pipefail
 
 CNNZOO_CACHE=${CNNZOO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cnnzoo}
 VENV=$CNNZOO_CACHE/venv
-ORT_PKG=onnxruntime==1.31.1
+ORT_VERSION=1.31.1
+ORT_PKG=onnxruntime==$ORT_VERSION
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-  ORT_PKG=onnxruntime-gpu==1.31.1
+  ORT_PKG=onnxruntime-gpu==$ORT_VERSION
 fi
 PACKAGES="torch==2.13.0 $ORT_PKG onnx==1.23.2 numpy pillow"
 STAMP=$VENV/.cnnzoo-packages
@@ -35,3 +36,53 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CNNZOO_CACHE/target}
 # Where the binaries find ONNX Runtime unless ORT_DYLIB_PATH says otherwise.
 CNNZOO_ORT_LIB=$("$VENV/bin/python" -c 'import onnxruntime, os, glob; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))[-1])')
 export CNNZOO_ORT_LIB
+
+# Fashion-MNIST by the one rule every script and test follows: $CNNZOO_DATA,
+# then ../shared/data/fashion-mnist beside the checkout, then the cache, where
+# it is downloaded (checksums verified) the first time with cnnzoo-train from
+# the build profile named by $1 (release or debug). Prints the folder.
+cnnzoo_data() {
+  local d
+  for d in "${CNNZOO_DATA:-}" ../shared/data/fashion-mnist "$CNNZOO_CACHE/data/fashion-mnist"; do
+    if [ -n "$d" ] && [ -f "$d/t10k-images-idx3-ubyte.gz" ]; then
+      echo "$d"
+      return
+    fi
+  done
+  d=$CNNZOO_CACHE/data/fashion-mnist
+  local profile=${1:-release} flag=()
+  [ "$profile" = release ] && flag=(--release)
+  cargo build --quiet "${flag[@]}" -p cnnzoo-train --bin cnnzoo-train >&2
+  "$CARGO_TARGET_DIR/$profile/cnnzoo-train" --data "$d" --download-only >&2
+  echo "$d"
+}
+
+# The CUDA build of ONNX Runtime, for the test that its CUDA provider finds
+# every library it needs: the venv's own where it is that build (GPU machines),
+# else onnxruntime-gpu's libraries fetched once into the cache (~300 MB).
+# Sets CNNZOO_ORT_GPU_LIB.
+cnnzoo_ort_gpu() {
+  if [ "$ORT_PKG" = "onnxruntime-gpu==$ORT_VERSION" ]; then
+    CNNZOO_ORT_GPU_LIB=$CNNZOO_ORT_LIB
+  else
+    local dir=$CNNZOO_CACHE/ort-gpu-$ORT_VERSION
+    if [ ! -f "$dir/.complete" ]; then
+      echo "cnnzoo: fetching onnxruntime-gpu==$ORT_VERSION's libraries into $dir (once)" >&2
+      rm -rf "$dir"
+      mkdir -p "$dir/wheel"
+      "$VENV/bin/python" -m pip download --quiet --no-deps "onnxruntime-gpu==$ORT_VERSION" -d "$dir/wheel"
+      "$VENV/bin/python" - "$dir" <<'PY'
+import glob, sys, zipfile
+dest = sys.argv[1]
+with zipfile.ZipFile(glob.glob(dest + "/wheel/*.whl")[0]) as wheel:
+    for name in wheel.namelist():
+        if name.startswith("onnxruntime/capi/lib") and ".so" in name:
+            wheel.extract(name, dest)
+PY
+      rm -rf "$dir/wheel"
+      touch "$dir/.complete"
+    fi
+    CNNZOO_ORT_GPU_LIB=$dir/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION
+  fi
+  export CNNZOO_ORT_GPU_LIB
+}

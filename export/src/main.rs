@@ -18,10 +18,11 @@ const EXAMPLES: &str = "Examples:
   cnnzoo-export --inspect runs/resnet18.onnx --json";
 
 #[derive(Debug, Parser)]
-#[command(name = "cnnzoo-export", version, about = "Export a cnnzoo-train checkpoint (NAME.ot + NAME.json) to ONNX, or inspect an ONNX file", after_help = EXAMPLES)]
+#[command(name = "cnnzoo-export", disable_version_flag = true, about = "Export a cnnzoo-train checkpoint (NAME.ot + NAME.json) to ONNX, or inspect an ONNX file", after_help = EXAMPLES)]
 struct Cli {
     /// The checkpoint (NAME.ot, with NAME.json beside it), or with --inspect an ONNX file.
-    input: PathBuf,
+    #[arg(required_unless_present = "version")]
+    input: Option<PathBuf>,
     /// Output file [default: NAME.onnx beside the checkpoint].
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -40,6 +41,9 @@ struct Cli {
     /// Machine-readable output on stdout.
     #[arg(long)]
     json: bool,
+    /// Print the version and the libtorch that reads checkpoints.
+    #[arg(short = 'V', long)]
+    version: bool,
 }
 
 fn inspect_file(path: &Path, json: bool) -> anyhow::Result<()> {
@@ -54,13 +58,13 @@ fn inspect_file(path: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn export(cli: &Cli) -> anyhow::Result<()> {
+fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
-    if cli.input.extension().is_some_and(|e| e == "onnx") {
-        bail!("{}: is already an ONNX file (use --inspect to describe it)", cli.input.display());
+    if input.extension().is_some_and(|e| e == "onnx") {
+        bail!("{}: is already an ONNX file (use --inspect to describe it)", input.display());
     }
-    let ck = checkpoint::load(&cli.input)?;
-    let sha = Sha256::digest(std::fs::read(&cli.input).with_context(|| format!("reading {}", cli.input.display()))?);
+    let ck = checkpoint::load(input)?;
+    let sha = Sha256::digest(std::fs::read(input).with_context(|| format!("reading {}", input.display()))?);
     let sha: String = sha.iter().map(|b| format!("{b:02x}")).collect();
     let opts = ExportOptions {
         opset: cli.opset,
@@ -68,8 +72,8 @@ fn export(cli: &Cli) -> anyhow::Result<()> {
         features_only: cli.features_only,
         metadata: metadata(&ck.manifest, &sha, !cli.no_fold_bn, cli.features_only),
     };
-    let model = lower(&ck.graph, &ck.weights, &opts).with_context(|| format!("exporting {}", cli.input.display()))?;
-    let output = cli.output.clone().unwrap_or_else(|| cli.input.with_extension("onnx"));
+    let model = lower(&ck.graph, &ck.weights, &opts).with_context(|| format!("exporting {}", input.display()))?;
+    let output = cli.output.clone().unwrap_or_else(|| input.with_extension("onnx"));
     checkpoint::write_atomic(&output, &cnnzoo_proto::encode_model(&model)).with_context(|| format!("writing {}", output.display()))?;
     let report = inspect::report(&model);
     let seconds = started.elapsed().as_secs_f64();
@@ -91,7 +95,11 @@ fn export(cli: &Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = if cli.inspect { inspect_file(&cli.input, cli.json) } else { export(&cli) };
+    let Some(input) = cli.input.as_deref() else {
+        println!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-export"), cnnzoo_train::device::libtorch_report());
+        return ExitCode::SUCCESS;
+    };
+    let result = if cli.inspect { inspect_file(input, cli.json) } else { export(&cli, input) };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -6,6 +6,14 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+/// Fashion-MNIST's classes, by label.
+pub const FASHION_MNIST_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+/// The four files of Fashion-MNIST (and MNIST), gzip-compressed.
+pub const FASHION_MNIST_FILES: [&str; 4] =
+    ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
+
 const IMAGES_MAGIC: u32 = 0x0803;
 const LABELS_MAGIC: u32 = 0x0801;
 

@@ -19,12 +19,18 @@
 
 mod backbone;
 mod card;
+mod cuda;
 mod error;
+mod eval;
+mod files;
 pub mod idx;
 pub mod preprocess;
 mod runtime;
 
 pub use backbone::{valid_name, Backbone, BackboneOptions, Outputs, Prediction};
 pub use card::ModelCard;
+pub use cuda::DRIVER as CUDA_DRIVER;
 pub use error::InferError;
-pub use runtime::{library_path, Device, Provider};
+pub use eval::{evaluate, Evaluation};
+pub use files::{collect_images, IMAGE_EXTENSIONS};
+pub use runtime::{library_path, runtime_info, Device, Provider, RuntimeInfo};

@@ -9,8 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use cnnzoo_infer::preprocess::{open_image, preprocess};
-use cnnzoo_infer::{idx, Backbone, BackboneOptions};
-use image::DynamicImage;
+use cnnzoo_infer::{collect_images, evaluate, Backbone, BackboneOptions};
 use ndarray::{Array2, Array3, Array4};
 
 const EXAMPLES: &str = "Examples:
@@ -26,7 +25,7 @@ enum Format {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "cnnzoo-infer", version, about = "Classify images or extract features with an exported cnnzoo backbone on ONNX Runtime", after_help = EXAMPLES)]
+#[command(name = "cnnzoo-infer", disable_version_flag = true, about = "Classify images or extract features with an exported cnnzoo backbone on ONNX Runtime", after_help = EXAMPLES)]
 struct Cli {
     /// Images, or folders searched recursively for images.
     inputs: Vec<PathBuf>,
@@ -63,38 +62,12 @@ struct Cli {
     /// ONNX Runtime intra-op threads [default: all cores].
     #[arg(long)]
     threads: Option<usize>,
+    /// Print the version, the ONNX Runtime loaded and the execution providers it offers.
+    #[arg(short = 'V', long)]
+    version: bool,
     /// Evaluate on a test set: Fashion-MNIST IDX files, or an image folder's test/<class>/*.
     #[arg(long)]
     eval: Option<PathBuf>,
-}
-
-const IMAGE_EXTENSIONS: [&str; 9] = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp", "pgm"];
-
-/// Explicit files as given; folders walked recursively for image files, sorted.
-fn collect(inputs: &[PathBuf]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for p in entries {
-            if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
-                continue;
-            }
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str())) {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = vec![];
-    for p in inputs {
-        if p.is_dir() {
-            walk(p, &mut out);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    out
 }
 
 fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
@@ -148,7 +121,7 @@ fn write_npy(path: &Path, a: &Array2<f32>) -> anyhow::Result<()> {
 }
 
 fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
-    let files = collect(&cli.inputs);
+    let files = collect_images(&cli.inputs);
     if files.is_empty() {
         bail!("no images given (pass files or folders, or --eval DIR)");
     }
@@ -230,55 +203,18 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
 
 /// Accuracy, confusion matrix and throughput on a test set.
 fn run_eval(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
-    let classes = backbone.card().classes.clone();
-    let p = backbone.card().preprocessing.clone();
-    let started = Instant::now();
-    let (inputs, labels): (Vec<Array3<f32>>, Vec<usize>) = if dir.join("test").is_dir() {
-        let mut pairs = vec![];
-        for (k, class) in classes.iter().enumerate() {
-            for path in collect(&[dir.join("test").join(class)]) {
-                pairs.push((preprocess(&open_image(&path)?, &p), k));
-            }
-        }
-        pairs.into_iter().unzip()
-    } else {
-        let split = idx::read_fashion_mnist(dir, "t10k", classes.len().max(1))?;
-        let side = split.rows * split.cols;
-        let images = split
-            .pixels
-            .chunks(side)
-            .map(|px| {
-                let img = image::GrayImage::from_raw(split.cols as u32, split.rows as u32, px.to_vec()).context("IDX image size")?;
-                Ok(preprocess(&DynamicImage::ImageLuma8(img), &p))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        (images, split.labels.iter().map(|&l| l as usize).collect())
-    };
-    let mut predicted = Vec::with_capacity(inputs.len());
-    for chunk in inputs.chunks(backbone.max_batch()) {
-        let logits = backbone.run(stack(chunk.iter())?.view())?.logits.context("this model has no classifier head")?;
-        predicted.extend(
-            logits.outer_iter().map(|r| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0),
-        );
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let n = labels.len();
-    let correct = labels.iter().zip(&predicted).filter(|(a, b)| a == b).count();
-    let k = classes.len().max(predicted.iter().copied().max().unwrap_or(0) + 1);
-    let mut confusion = vec![vec![0usize; k]; k];
-    for (&t, &p) in labels.iter().zip(&predicted) {
-        confusion[t][p] += 1;
-    }
-    let accuracy = correct as f64 / n.max(1) as f64;
+    let e = evaluate(backbone, dir)?;
+    let classes = &backbone.card().classes;
+    let per_sec = e.images as f64 / e.seconds;
     if cli.json {
         println!(
             "{}",
-            serde_json::json!({"images": n, "accuracy": accuracy, "images_per_sec": n as f64 / secs, "provider": backbone.provider().to_string(), "classes": classes, "confusion": confusion, "predictions": predicted})
+            serde_json::json!({"images": e.images, "accuracy": e.accuracy, "images_per_sec": per_sec, "provider": backbone.provider().to_string(), "classes": classes, "confusion": e.confusion, "predictions": e.predictions})
         );
     } else {
-        println!("accuracy {accuracy:.4} ({correct}/{n}), {:.1} images/sec on {}", n as f64 / secs, backbone.provider());
+        println!("accuracy {:.4} ({}/{}), {per_sec:.1} images/sec on {}", e.accuracy, e.correct, e.images, backbone.provider());
         println!("confusion matrix (rows: true class, columns: predicted)");
-        for (t, row) in confusion.iter().enumerate() {
+        for (t, row) in e.confusion.iter().enumerate() {
             let cells: Vec<String> = row.iter().map(|c| format!("{c:>5}")).collect();
             println!("{:>12} {}", classes.get(t).map(String::as_str).unwrap_or("?"), cells.join(""));
         }
@@ -286,8 +222,29 @@ fn run_eval(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--version`: this build, and what the ONNX Runtime it loads can do.
+fn print_version() {
+    println!("cnnzoo-infer {} (git {})", env!("CARGO_PKG_VERSION"), option_env!("CNNZOO_GIT_REV").unwrap_or("unknown"));
+    match cnnzoo_infer::runtime_info() {
+        Ok(info) => {
+            println!("ONNX Runtime {} ({})", info.library.display(), info.build);
+            println!("execution providers: {}", info.providers.join(", "));
+            match info.cuda_driver {
+                Some(true) => println!("CUDA driver: found; {}", info.cuda_libraries.unwrap_or_default()),
+                Some(false) => println!("CUDA driver: {} not found, so CUDA cannot run on this machine", cnnzoo_infer::CUDA_DRIVER),
+                None => {}
+            }
+        }
+        Err(e) => println!("ONNX Runtime: {e}"),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.version {
+        print_version();
+        return ExitCode::SUCCESS;
+    }
     let result = open_backbone(&cli).and_then(|backbone| match &cli.eval {
         Some(dir) => run_eval(&cli, &backbone, dir).map(|()| 0),
         None => run_images(&cli, &backbone),

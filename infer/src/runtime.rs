@@ -54,6 +54,16 @@ impl std::fmt::Display for Provider {
     }
 }
 
+/// The set-up's cache (`$CNNZOO_CACHE`, else `~/.cache/cnnzoo`), where
+/// scripts/env.sh installs ONNX Runtime and the CUDA libraries.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("CNNZOO_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("cnnzoo")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/cnnzoo")))
+        .unwrap_or_default()
+}
+
 /// The ONNX Runtime library to load: `$ORT_DYLIB_PATH`, else the one the
 /// set-up installed (recorded at build time), else the set-up's cache.
 pub fn library_path() -> Result<PathBuf, InferError> {
@@ -67,11 +77,7 @@ pub fn library_path() -> Result<PathBuf, InferError> {
         }
         tried.push(p);
     }
-    let cache = std::env::var_os("CNNZOO_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/cnnzoo")))
-        .unwrap_or_default();
-    let site = cache.join("venv/lib");
+    let site = cache_dir().join("venv/lib");
     for entry in std::fs::read_dir(&site).into_iter().flatten().flatten() {
         let capi = entry.path().join("site-packages/onnxruntime/capi");
         for lib in std::fs::read_dir(&capi).into_iter().flatten().flatten() {
@@ -88,44 +94,108 @@ pub fn library_path() -> Result<PathBuf, InferError> {
     )))
 }
 
-/// The process-wide ONNX Runtime environment, loaded once.
-pub fn environment() -> Result<&'static Environment, InferError> {
-    static ENV: OnceLock<Result<Environment, String>> = OnceLock::new();
+/// The process-wide ONNX Runtime environment, loaded once, and the library it came from.
+fn loaded() -> Result<&'static (Environment, PathBuf), InferError> {
+    static ENV: OnceLock<Result<(Environment, PathBuf), String>> = OnceLock::new();
     ENV.get_or_init(|| {
         let path = library_path().map_err(|e| e.to_string())?;
-        ort::init_from(&path)
+        let env = ort::init_from(&path)
             .map_err(|e| format!("{}: cannot load ONNX Runtime: {e}", path.display()))?
             .with_name("cnnzoo")
             .build()
-            .map_err(|e| format!("{}: cannot start ONNX Runtime: {e}", path.display()))
+            .map_err(|e| format!("{}: cannot start ONNX Runtime: {e}", path.display()))?;
+        Ok((env, path))
     })
     .as_ref()
     .map_err(|e| InferError::Runtime(e.clone()))
+}
+
+/// The process-wide ONNX Runtime environment.
+pub fn environment() -> Result<&'static Environment, InferError> {
+    Ok(&loaded()?.0)
+}
+
+/// What the loaded ONNX Runtime is and offers, for `--version` and diagnostics.
+#[derive(Debug, Clone)]
+pub struct RuntimeInfo {
+    /// The shared library loaded.
+    pub library: PathBuf,
+    /// ONNX Runtime's build string (branch, commit).
+    pub build: String,
+    /// The execution providers compiled into it, e.g. `CUDAExecutionProvider`.
+    pub providers: Vec<String>,
+    /// Whether the NVIDIA driver loads (asked only when CUDA is compiled in).
+    pub cuda_driver: Option<bool>,
+    /// The CUDA/cuDNN libraries found for the CUDA provider (only with a driver).
+    pub cuda_libraries: Option<String>,
+}
+
+/// Loads ONNX Runtime (if not yet loaded) and describes it.
+pub fn runtime_info() -> Result<RuntimeInfo, InferError> {
+    let (_, library) = loaded()?;
+    let providers = available_providers()?;
+    let has_cuda = providers.iter().any(|p| p == "CUDAExecutionProvider");
+    let cuda_driver = has_cuda.then(crate::cuda::driver_present);
+    let cuda_libraries = (cuda_driver == Some(true)).then(|| crate::cuda::preload(library).describe());
+    Ok(RuntimeInfo { library: library.clone(), build: ort::info().to_string(), providers, cuda_driver, cuda_libraries })
+}
+
+/// The names ONNX Runtime's `GetAvailableProviders` reports (compiled in, not
+/// necessarily usable: CUDA still needs its libraries and a driver).
+#[allow(unsafe_code)] // one C call into ONNX Runtime; ort has no safe wrapper for the list
+fn available_providers() -> Result<Vec<String>, InferError> {
+    loaded()?;
+    let api = ort::api();
+    let mut names: *mut *mut std::ffi::c_char = std::ptr::null_mut();
+    let mut count: std::ffi::c_int = 0;
+    // SAFETY: the API is loaded (above); ONNX Runtime fills both out-parameters
+    // on success, with `count` valid C strings, released below with the same count.
+    let status = unsafe { (api.GetAvailableProviders)(&mut names, &mut count) };
+    if !status.0.is_null() {
+        // SAFETY: a non-null status is an owned OrtStatus, released once.
+        unsafe { (api.ReleaseStatus)(status.0) };
+        return Err(InferError::Runtime("ONNX Runtime could not list its execution providers".into()));
+    }
+    let mut out = vec![];
+    for i in 0..usize::try_from(count).unwrap_or(0) {
+        // SAFETY: `names` holds `count` NUL-terminated strings (see above).
+        let name = unsafe { std::ffi::CStr::from_ptr(*names.add(i)) };
+        out.push(name.to_string_lossy().into_owned());
+    }
+    if !names.is_null() {
+        // SAFETY: releases the array obtained above, exactly once.
+        let status = unsafe { (api.ReleaseAvailableProviders)(names, count) };
+        if !status.0.is_null() {
+            // SAFETY: as above, an owned status released once.
+            unsafe { (api.ReleaseStatus)(status.0) };
+        }
+    }
+    Ok(out)
 }
 
 /// Registers the provider for `device` and says which one the session will use.
 pub fn register(builder: SessionBuilder, device: Device) -> Result<(SessionBuilder, Provider), InferError> {
     let cuda_compiled = CUDA::is_available().unwrap_or(false);
     let with_cuda = |b: SessionBuilder, i: i32| {
-        b.with_execution_providers([CUDA::default().with_device_id(i).build().error_on_failure()]).map_err(|e| e.to_string())
+        let libs = crate::cuda::preload(&loaded().map_err(|e| e.to_string())?.1);
+        b.with_execution_providers([CUDA::default().with_device_id(i).build().error_on_failure()])
+            .map_err(|e| crate::cuda::explain(&e.to_string(), libs))
     };
     match device {
         Device::Cpu => Ok((builder, Provider::Cpu)),
         Device::Cuda(i) if !cuda_compiled => Err(InferError::Device(format!(
-            "--device cuda:{i}: this ONNX Runtime has no CUDA execution provider (a CPU build, or no GPU on this machine); use --device cpu or auto"
+            "--device cuda:{i}: this ONNX Runtime is a CPU build, with no CUDA execution provider (the set-up installs onnxruntime-gpu where nvidia-smi sees a GPU); use --device cpu or auto"
         ))),
         Device::Cuda(i) => {
-            let b = with_cuda(builder, i).map_err(|e| InferError::Device(format!("--device cuda:{i}: the CUDA execution provider failed to start: {e}")))?;
+            let b = with_cuda(builder, i).map_err(|e| InferError::Device(format!("--device cuda:{i}: the CUDA execution provider cannot start: {e}")))?;
             Ok((b, Provider::Cuda(i)))
         }
-        Device::Auto if cuda_compiled => {
-            // `auto` may fall back, but only to a fresh builder (a failed registration can leave state behind).
-            let env = environment()?;
-            match with_cuda(builder, 0) {
-                Ok(b) => Ok((b, Provider::Cuda(0))),
-                Err(_) => Ok((ort::session::Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?, Provider::Cpu)),
-            }
-        }
+        // `auto` tries CUDA where a driver is present, and may fall back, but only
+        // to a fresh builder (a failed registration can leave state behind).
+        Device::Auto if cuda_compiled && crate::cuda::driver_present() => match with_cuda(builder, 0) {
+            Ok(b) => Ok((b, Provider::Cuda(0))),
+            Err(_) => Ok((ort::session::Session::builder(environment()?).map_err(|e| InferError::Runtime(e.to_string()))?, Provider::Cpu)),
+        },
         Device::Auto => Ok((builder, Provider::Cpu)),
     }
 }

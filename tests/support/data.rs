@@ -1,11 +1,34 @@
-//! Where every test finds Fashion-MNIST: `../shared/data/fashion-mnist` beside
-//! the checkout. Included by path into each crate's integration tests.
+//! Where every test finds Fashion-MNIST, by the set-up's one rule:
+//! `$CNNZOO_DATA`, then `../shared/data/fashion-mnist` beside the checkout,
+//! then the set-up's cache (`$CNNZOO_CACHE/data/fashion-mnist`, which
+//! scripts/test.sh downloads and verifies once when neither of the others
+//! has it). Included by path into each crate's integration tests.
 
 use std::path::PathBuf;
 
-/// The shared dataset; a test that cannot find it fails and says where it looked.
+/// The places the rule names, in order.
+pub fn candidates() -> Vec<PathBuf> {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cache = std::env::var_os("CNNZOO_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("cnnzoo")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/cnnzoo")))
+        .unwrap_or_default();
+    std::env::var_os("CNNZOO_DATA")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([workspace.join("../shared/data/fashion-mnist"), cache.join("data/fashion-mnist")])
+        .collect()
+}
+
+/// The dataset; a test that cannot find it fails and says where it looked.
 pub fn fashion_mnist() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
-    assert!(dir.join("t10k-images-idx3-ubyte.gz").is_file(), "test data missing: expected Fashion-MNIST in {}", dir.display());
-    dir
+    let places = candidates();
+    places.iter().find(|d| d.join("t10k-images-idx3-ubyte.gz").is_file()).cloned().unwrap_or_else(|| {
+        let looked: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+        panic!(
+            "test data missing: no Fashion-MNIST (t10k-images-idx3-ubyte.gz) in $CNNZOO_DATA, ../shared/data/fashion-mnist or the set-up's cache (looked in {}); run scripts/test.sh, which downloads it into the cache",
+            looked.join(", ")
+        )
+    })
 }

@@ -45,3 +45,35 @@ pub fn describe(device: Device) -> String {
         _ => "cpu".into(),
     }
 }
+
+/// What `--version` says about libtorch: where it was found, whether its CUDA
+/// half is linked and loaded, and which devices it sees.
+pub fn libtorch_report() -> String {
+    let version = option_env!("CNNZOO_TORCH_VERSION").unwrap_or("unknown version");
+    let dir = option_env!("CNNZOO_LIBTORCH_LIB").unwrap_or("(found at build time)");
+    // The loader maps what the binary lists as NEEDED; libtorch_cuda.so in our
+    // own mappings is the proof that CUDA kernels are reachable.
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let cuda_lib = match (option_env!("CNNZOO_LIBTORCH_CUDA").is_some(), maps.contains("/libtorch_cuda.so")) {
+        (_, true) => "linked and loaded",
+        (true, false) => "linked, not loaded",
+        (false, false) => "absent (a CPU-only libtorch)",
+    };
+    let devices = if tch::Cuda::is_available() {
+        let n = tch::Cuda::device_count();
+        let names: Vec<String> = (0..n).map(|i| format!("cuda:{i}")).collect();
+        format!(
+            "{n} device(s): {}; cuDNN {}",
+            names.join(", "),
+            if tch::Cuda::cudnn_is_available() { "available" } else { "not available" }
+        )
+    } else {
+        "not available (libtorch sees no GPU or driver)".into()
+    };
+    format!("libtorch {version} in {dir}\nlibtorch_cuda.so: {cuda_lib}\nCUDA: {devices}")
+}
+
+/// `NAME VERSION (git REV)`, the first line of every `--version`.
+pub fn version_line(name: &str) -> String {
+    format!("{name} {} (git {})", env!("CARGO_PKG_VERSION"), option_env!("CNNZOO_GIT_REV").unwrap_or("unknown"))
+}

@@ -21,7 +21,7 @@ const EXAMPLES: &str = "Examples:
   cnnzoo-train --list";
 
 #[derive(Debug, Parser)]
-#[command(name = "cnnzoo-train", version, about = "Train a classic CNN (LeNet to DenseNet) on Fashion-MNIST or your own images with libtorch", after_help = EXAMPLES)]
+#[command(name = "cnnzoo-train", disable_version_flag = true, group(clap::ArgGroup::new("fetch").args(["download", "download_only"])), about = "Train a classic CNN (LeNet to DenseNet) on Fashion-MNIST or your own images with libtorch", after_help = EXAMPLES)]
 struct Cli {
     /// Network to train; --list shows them.
     #[arg(long, default_value = "lenet")]
@@ -29,6 +29,9 @@ struct Cli {
     /// List the networks with their default recipes and exit.
     #[arg(long)]
     list: bool,
+    /// Print the version, the libtorch in use, whether its CUDA is linked and which GPUs it sees.
+    #[arg(short = 'V', long)]
+    version: bool,
     /// Print the layers with output shapes and parameter counts, then exit.
     #[arg(long)]
     summary: bool,
@@ -60,8 +63,11 @@ struct Cli {
     /// Download Fashion-MNIST into --data first (checksums verified).
     #[arg(long)]
     download: bool,
+    /// Download Fashion-MNIST into --data (checksums verified) and exit.
+    #[arg(long)]
+    download_only: bool,
     /// Base URL to download from instead of Zalando's release.
-    #[arg(long, requires = "download")]
+    #[arg(long, requires = "fetch")]
     mirror: Option<String>,
     /// md5sum/sha256sum-style list of the mirror's checksums.
     #[arg(long, requires = "mirror")]
@@ -121,13 +127,17 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     let device = parse_device(&cli.device)?;
     let dir =
         cli.data.or_else(|| std::env::var_os("CNNZOO_DATA").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("data/fashion-mnist"));
-    if cli.download {
+    if cli.download || cli.download_only {
         let mirror = match (&cli.mirror, &cli.checksums) {
             (Some(url), Some(sums)) => Mirror::with_checksum_file(url, sums)?,
             (Some(url), None) => Mirror { base_url: url.clone(), ..Mirror::official() },
             _ => Mirror::official(),
         };
         data::download_fashion_mnist(&dir, &mirror)?;
+        if cli.download_only {
+            eprintln!("Fashion-MNIST is in {}", dir.display());
+            return Ok(());
+        }
     }
     // Validates the size before reading any data.
     arch.build(&Config { size, ..arch.default_config() })?;
@@ -177,6 +187,10 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.version {
+        println!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-train"), cnnzoo_train::device::libtorch_report());
+        return ExitCode::SUCCESS;
+    }
     if cli.list {
         for a in ARCHS {
             let r = a.recipe;

@@ -79,3 +79,33 @@ fn missing_data_says_where_it_looked() {
     assert!(e.contains("train-images-idx3-ubyte.gz") && e.contains("missing") && e.contains("--download"), "{e}");
     assert!(!dir.path().join("x.ot").exists());
 }
+
+/// `NEEDED` entries of an ELF binary, by `readelf -d`.
+fn needed(binary: &str) -> Vec<String> {
+    let o = Command::new("readelf").args(["-d", binary]).output().expect("readelf (binutils) is installed");
+    assert!(o.status.success(), "{}", stderr(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1).map(|s| s.trim_end_matches(']').to_string()))
+        .collect()
+}
+
+#[test]
+fn libtorch_cuda_is_linked_whenever_libtorch_has_it() {
+    let dir = std::path::PathBuf::from(env!("CNNZOO_LIBTORCH_LIB"));
+    let libs = needed(env!("CARGO_BIN_EXE_cnnzoo-train"));
+    assert!(libs.iter().any(|l| l == "libtorch_cpu.so"), "{libs:?}");
+    // The PyPI torch is a CUDA build: without the link, libtorch reports no CUDA on a GPU machine.
+    assert_eq!(libs.iter().any(|l| l == "libtorch_cuda.so"), dir.join("libtorch_cuda.so").is_file(), "{libs:?} ({})", dir.display());
+    let o = train(&["--version"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with(&format!("cnnzoo-train {} (git ", env!("CARGO_PKG_VERSION"))), "{out}");
+    assert!(out.contains(&format!("in {}", dir.display())), "{out}");
+    if dir.join("libtorch_cuda.so").is_file() {
+        assert!(out.contains("libtorch_cuda.so: linked and loaded"), "{out}");
+    }
+    let cuda = out.lines().find_map(|l| l.strip_prefix("CUDA: ")).unwrap_or_else(|| panic!("{out}"));
+    assert!(cuda.starts_with("not available") || cuda.contains("cuda:0"), "{out}");
+}

@@ -153,6 +153,27 @@ fn download_verifies_checksums_from_a_local_server() {
             .unwrap_err()
             .to_string();
     assert!(e.contains("404"), "{e}");
+
+    // The set-up's way: `cnnzoo-train --download-only` fetches, verifies and trains nothing.
+    let cli_data = out.path().join("cli");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cnnzoo-train"))
+        .args([
+            "--download-only",
+            "--mirror",
+            &serve(fashion_mnist(), 4),
+            "--checksums",
+            sums.to_str().unwrap(),
+            "--data",
+            cli_data.to_str().unwrap(),
+        ])
+        .current_dir(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in FASHION_MNIST_FILES {
+        assert_eq!(std::fs::read(cli_data.join(name)).unwrap(), std::fs::read(fashion_mnist().join(name)).unwrap(), "{name}");
+    }
+    assert!(!out.path().join("runs").exists(), "--download-only trained something");
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod folder;
 
 use std::path::Path;
 
-use cnnzoo_infer::idx::read_fashion_mnist;
+pub use cnnzoo_infer::idx::{read_fashion_mnist, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES};
 
 use tch::{Kind, Tensor};
 
@@ -14,14 +14,6 @@ pub use download::{download_fashion_mnist, Mirror};
 pub use folder::load_folder;
 
 use crate::error::Result;
-
-/// Fashion-MNIST's classes, by label.
-pub const FASHION_MNIST_CLASSES: [&str; 10] =
-    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
-
-/// The four files of Fashion-MNIST (and MNIST), gzip-compressed.
-pub const FASHION_MNIST_FILES: [&str; 4] =
-    ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
 
 /// One split: `images` is `[N, C, H, W]` float in [0, 1] on the CPU, `labels` `[N]` int64.
 #[derive(Debug)]

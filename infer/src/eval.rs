@@ -1,0 +1,104 @@
+//! Accuracy and confusion matrix of a backbone on a labelled test set:
+//! Fashion-MNIST IDX files, or an image folder's `test/<class>/*`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use image::{DynamicImage, GrayImage};
+use ndarray::Array4;
+
+use crate::files::collect_images;
+use crate::preprocess::{open_image, preprocess};
+use crate::{idx, Backbone, InferError};
+
+/// What `--eval` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub images: usize,
+    pub correct: usize,
+    pub accuracy: f64,
+    /// `confusion[true][predicted]`, one row and column per class.
+    pub confusion: Vec<Vec<usize>>,
+    /// Top-1 class per test image, in the test set's order.
+    pub predictions: Vec<usize>,
+    pub seconds: f64,
+}
+
+/// A labelled test example, decoded lazily so memory stays at one batch.
+enum Example<'a> {
+    Pixels(&'a [u8]),
+    File(std::path::PathBuf),
+}
+
+/// Evaluates `backbone` on the test split in `dir`, one batch in memory at a time.
+pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferError> {
+    if !backbone.has_logits() {
+        return Err(InferError::Usage(format!("{}: a features-only backbone has no classes to evaluate", backbone.path().display())));
+    }
+    let classes = &backbone.card().classes;
+    let p = &backbone.card().preprocessing;
+    let started = Instant::now();
+    let split;
+    let (examples, labels, (rows, cols)): (Vec<Example>, Vec<usize>, (usize, usize)) = if dir.join("test").is_dir() {
+        let mut pairs = vec![];
+        for (k, class) in classes.iter().enumerate() {
+            pairs.extend(collect_images(&[dir.join("test").join(class)]).into_iter().map(|path| (Example::File(path), k)));
+        }
+        let (e, l) = pairs.into_iter().unzip();
+        (e, l, (0, 0))
+    } else {
+        split = idx::read_fashion_mnist(dir, "t10k", classes.len().max(1)).map_err(|e| InferError::Usage(e.to_string()))?;
+        let side = split.rows * split.cols;
+        (
+            split.pixels.chunks(side).map(Example::Pixels).collect(),
+            split.labels.iter().map(|&l| l as usize).collect(),
+            (split.rows, split.cols),
+        )
+    };
+    let mut predictions = Vec::with_capacity(examples.len());
+    for chunk in examples.chunks(backbone.max_batch()) {
+        let mut x = Array4::zeros((chunk.len(), p.channels, p.size, p.size));
+        for (mut slot, example) in x.outer_iter_mut().zip(chunk) {
+            let img = match example {
+                Example::File(path) => open_image(path)?,
+                Example::Pixels(px) => DynamicImage::ImageLuma8(
+                    GrayImage::from_raw(cols as u32, rows as u32, px.to_vec())
+                        .ok_or_else(|| InferError::Usage(format!("{}: IDX images of {rows}x{cols} pixels", dir.display())))?,
+                ),
+            };
+            slot.assign(&preprocess(&img, p));
+        }
+        let logits = backbone.run(x.view())?.logits.unwrap_or_default();
+        predictions.extend(logits.outer_iter().map(|r| argmax(r.iter().copied())));
+    }
+    let k = classes.len().max(predictions.iter().copied().max().map_or(0, |m| m + 1));
+    let mut confusion = vec![vec![0usize; k]; k];
+    for (&t, &p) in labels.iter().zip(&predictions) {
+        confusion[t][p] += 1;
+    }
+    let correct = labels.iter().zip(&predictions).filter(|(a, b)| a == b).count();
+    Ok(Evaluation {
+        images: labels.len(),
+        correct,
+        accuracy: correct as f64 / labels.len().max(1) as f64,
+        confusion,
+        predictions,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The index of the largest value (the first, on ties).
+fn argmax(values: impl Iterator<Item = f32>) -> usize {
+    values.enumerate().fold((0, f32::NEG_INFINITY), |best, (i, v)| if v > best.1 { (i, v) } else { best }).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::argmax;
+
+    #[test]
+    fn argmax_takes_the_first_of_equal_maxima() {
+        assert_eq!(argmax([0.1, 3.0, -1.0, 3.0].into_iter()), 1);
+        assert_eq!(argmax([f32::NEG_INFINITY].into_iter()), 0);
+    }
+}

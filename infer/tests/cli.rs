@@ -1,0 +1,263 @@
+//! cnnzoo-infer as a user meets it, on real Fashion-MNIST: `--eval` equals the
+//! library's evaluation, PNG files equal the IDX path, every image mode and
+//! size is accepted, bad files are reported one by one, names are validated,
+//! and a CUDA request is used or refused, never replaced.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
+
+mod fixture;
+
+use std::path::{Path, PathBuf};
+
+use cnnzoo_infer::{evaluate, Backbone, BackboneOptions, Device};
+use fixture::{fashion_mnist, infer, infer_cmd, lenet, lenet_onnx, stderr};
+use serde_json::Value;
+
+fn eval_json(args: &[&str]) -> Value {
+    let o = infer(args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn cpu_backbone() -> Backbone {
+    Backbone::open(lenet_onnx(), &BackboneOptions { device: Device::Cpu, ..Default::default() }).unwrap()
+}
+
+#[test]
+fn eval_prints_the_library_evaluation() {
+    let data = fashion_mnist();
+    let v = eval_json(&["--model", lenet_onnx().to_str().unwrap(), "--eval", data.to_str().unwrap(), "--json", "--device", "cpu"]);
+    let lib = evaluate(&cpu_backbone(), &data).unwrap();
+    assert_eq!(v["images"], 10_000);
+    assert_eq!(v["accuracy"].as_f64().unwrap(), lib.accuracy);
+    let predictions: Vec<usize> = serde_json::from_value(v["predictions"].clone()).unwrap();
+    assert_eq!(predictions, lib.predictions);
+    let confusion: Vec<Vec<usize>> = serde_json::from_value(v["confusion"].clone()).unwrap();
+    assert_eq!(confusion, lib.confusion);
+    assert_eq!(confusion.iter().flatten().sum::<usize>(), 10_000);
+    assert!(v["provider"].as_str().unwrap().contains("CPUExecutionProvider"));
+    // The text form says the same.
+    let o = infer(&["--model", lenet_onnx().to_str().unwrap(), "--eval", data.to_str().unwrap(), "--device", "cpu"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with(&format!("accuracy {:.4} ({}/10000)", lib.accuracy, lib.correct)), "{text}");
+}
+
+/// Writes the first `n` test images of Fashion-MNIST as PNG files.
+fn test_pngs(dir: &Path, n: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let split = cnnzoo_infer::idx::read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
+    split
+        .pixels
+        .chunks(784)
+        .take(n)
+        .enumerate()
+        .map(|(i, px)| {
+            let p = dir.join(format!("{i:05}.png"));
+            image::GrayImage::from_raw(28, 28, px.to_vec()).unwrap().save(&p).unwrap();
+            p
+        })
+        .collect()
+}
+
+#[test]
+fn png_files_classify_and_embed_as_the_idx_path_does() {
+    let dir = lenet().join("pngs");
+    test_pngs(&dir, 10_000);
+    let expected = evaluate(&cpu_backbone(), &fashion_mnist()).unwrap().predictions;
+    let o = infer(&["--model", lenet_onnx().to_str().unwrap(), dir.to_str().unwrap(), "--json", "--top-k", "1", "--device", "cpu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 10_000);
+    let got: Vec<usize> = lines.iter().map(|l| l["top"][0]["class"].as_u64().unwrap() as usize).collect();
+    assert_eq!(got, expected);
+    let e = stderr(&o);
+    assert!(e.contains("classified 10000 images") && e.contains("0 failed"), "{e}");
+
+    // Feature vectors, bit for bit: the CLI on PNG files and the library on the IDX pixels.
+    let o = infer(&[
+        "--model",
+        lenet_onnx().to_str().unwrap(),
+        "--features",
+        "--device",
+        "cpu",
+        dir.join("00000.png").to_str().unwrap(),
+        dir.join("00001.png").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let split = cnnzoo_infer::idx::read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
+    let images: Vec<image::DynamicImage> = split
+        .pixels
+        .chunks(784)
+        .take(2)
+        .map(|px| image::DynamicImage::ImageLuma8(image::GrayImage::from_raw(28, 28, px.to_vec()).unwrap()))
+        .collect();
+    let lib = cpu_backbone().embed(&images).unwrap();
+    for (line, row) in String::from_utf8_lossy(&o.stdout).lines().zip(lib.outer_iter()) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let cli: Vec<f32> = serde_json::from_value(v["features"].clone()).unwrap();
+        assert_eq!(cli, row.to_vec());
+    }
+}
+
+/// One image of each mode, at sizes from 1x1 to 4000x3000.
+fn zoo_of_images(dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![];
+    let mut add = |name: &str, save: &dyn Fn(&Path)| {
+        let p = dir.join(name);
+        save(&p);
+        files.push(p);
+    };
+    add("rgb.png", &|p| image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90])).save(p).unwrap());
+    add("rgba.png", &|p| image::RgbaImage::from_fn(30, 30, |x, _| image::Rgba([255, 255, 255, (x * 8) as u8])).save(p).unwrap());
+    add("gray16.png", &|p| {
+        image::ImageBuffer::<image::Luma<u16>, _>::from_fn(28, 28, |x, y| image::Luma([(x * y * 80) as u16])).save(p).unwrap()
+    });
+    add("photo.jpg", &|p| image::RgbImage::from_fn(4000, 3000, |x, y| image::Rgb([(x / 16) as u8, (y / 12) as u8, 128])).save(p).unwrap());
+    add("dot.png", &|p| image::GrayImage::from_pixel(1, 1, image::Luma([200])).save(p).unwrap());
+    add("palette.png", &|p| {
+        let f = std::fs::File::create(p).unwrap();
+        let mut enc = png::Encoder::new(f, 16, 16);
+        enc.set_color(png::ColorType::Indexed);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_palette(vec![0, 0, 0, 255, 0, 0, 0, 255, 0, 255, 255, 255]);
+        let data: Vec<u8> = (0..256).map(|i| (i % 4) as u8).collect();
+        enc.write_header().unwrap().write_image_data(&data).unwrap();
+    });
+    files
+}
+
+/// A BMP header claiming 60000 x 60000 pixels, with no pixel data.
+fn huge_bmp_header() -> Vec<u8> {
+    let mut b = vec![];
+    b.extend(b"BM");
+    b.extend(54u32.to_le_bytes()); // file size (a lie, like the rest)
+    b.extend([0u8; 4]);
+    b.extend(54u32.to_le_bytes());
+    b.extend(40u32.to_le_bytes());
+    b.extend(60_000i32.to_le_bytes());
+    b.extend(60_000i32.to_le_bytes());
+    b.extend(1u16.to_le_bytes());
+    b.extend(24u16.to_le_bytes());
+    b.extend([0u8; 24]);
+    b
+}
+
+#[test]
+fn every_image_mode_and_size_is_accepted_and_bad_files_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = zoo_of_images(dir.path());
+    let good = files.len();
+    let bad: [(&str, Vec<u8>); 5] = [
+        ("corrupt.png", {
+            let mut b = std::fs::read(&files[0]).unwrap();
+            b[40..80].fill(0xAB);
+            b
+        }),
+        ("truncated.png", std::fs::read(&files[0]).unwrap()[..60].to_vec()),
+        ("empty.png", vec![]),
+        ("notes.txt", b"these are not pixels".to_vec()),
+        ("huge.bmp", huge_bmp_header()),
+    ];
+    for (name, bytes) in &bad {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        files.push(p);
+    }
+    let onnx = lenet_onnx();
+    let mut args: Vec<&str> = vec!["--model", onnx.to_str().unwrap(), "--json", "--device", "cpu"];
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
+    let o = infer(&args);
+    assert_eq!(o.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(stdout.lines().count(), good, "{stdout}");
+    for (line, file) in stdout.lines().zip(&files) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["path"].as_str().unwrap(), file.to_str().unwrap());
+        let p: f64 = v["top"].as_array().unwrap().iter().map(|t| t["probability"].as_f64().unwrap()).sum();
+        assert!(p > 0.0 && p <= 1.0 + 1e-6, "{line}");
+    }
+    let e = stderr(&o);
+    for (name, _) in &bad {
+        let line = e.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("no error line for {name}: {e}"));
+        assert!(line.starts_with("error: "), "{line}");
+    }
+    assert!(e.contains("5 failed") && e.contains("5 file(s) could not be read"), "{e}");
+    // The enormous header is refused by the limits, before any allocation.
+    assert!(e.lines().any(|l| l.contains("huge.bmp") && l.to_lowercase().contains("limit")), "{e}");
+}
+
+#[test]
+fn backbone_names_are_validated_and_resolved_in_the_model_dir() {
+    let dir = lenet();
+    for bad in ["../lenet", "/etc/passwd", ".hidden", "a/b", ""] {
+        let o = infer(&["--backbone", bad, "--model-dir", dir.to_str().unwrap(), "x.png"]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+    }
+    let o = infer(&["--backbone", "resnet", "--model-dir", dir.to_str().unwrap(), "x.png"]);
+    let e = stderr(&o);
+    assert!(e.contains("resnet.onnx") && e.contains("no such backbone") && e.contains("lenet"), "{e}");
+    let img = dir.join("one.png");
+    image::GrayImage::from_pixel(28, 28, image::Luma([30])).save(&img).unwrap();
+    let o = infer_cmd().args(["--backbone", "lenet", img.to_str().unwrap(), "--features"]).env("CNNZOO_MODEL_DIR", dir).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    let features: Vec<f32> = serde_json::from_value(v["features"].clone()).unwrap();
+    let lib = cpu_backbone().embed(&[cnnzoo_infer::preprocess::open_image(&img).unwrap()]).unwrap();
+    assert_eq!(features, lib.row(0).to_vec());
+}
+
+#[test]
+fn features_as_npy_read_back_as_numpy_defines_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let imgs = test_pngs(dir.path(), 3);
+    let npy = dir.path().join("f.npy");
+    let onnx = lenet_onnx();
+    let mut args = vec!["--model", onnx.to_str().unwrap(), "--features", "--format", "npy", "-o", npy.to_str().unwrap(), "--device", "cpu"];
+    args.extend(imgs.iter().map(|p| p.to_str().unwrap()));
+    let o = infer(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&npy).unwrap();
+    // Magic, version 1.0, a little-endian header length, a header padded to 64 bytes, then the data.
+    assert!(bytes.starts_with(b"\x93NUMPY\x01\x00"));
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert_eq!((10 + header_len) % 64, 0);
+    let header = String::from_utf8_lossy(&bytes[10..10 + header_len]);
+    assert!(
+        header.contains("'descr': '<f4'") && header.contains("'fortran_order': False") && header.contains("'shape': (3, 84)"),
+        "{header}"
+    );
+    let data: Vec<f32> = bytes[10 + header_len..].chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let images: Vec<_> = imgs.iter().map(|p| cnnzoo_infer::preprocess::open_image(p).unwrap()).collect();
+    let lib = cpu_backbone().embed(&images).unwrap();
+    assert_eq!(data, lib.iter().copied().collect::<Vec<f32>>());
+}
+
+#[test]
+fn cuda_is_refused_where_onnx_runtime_has_none() {
+    let onnx = lenet_onnx();
+    let cuda = Backbone::open(&onnx, &BackboneOptions { device: Device::Cuda(0), ..Default::default() });
+    if let Ok(b) = cuda {
+        assert_eq!(b.provider(), cnnzoo_infer::Provider::Cuda(0));
+        return; // a GPU machine with onnxruntime-gpu: nothing to refuse
+    }
+    let e = cuda.unwrap_err().to_string();
+    assert!(e.contains("cuda:0") && e.contains("CUDA"), "{e}");
+    let o = infer(&["--model", onnx.to_str().unwrap(), "--device", "cuda", onnx.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("CUDA"), "{}", stderr(&o));
+    // auto falls back to the CPU and says so.
+    let b = Backbone::open(&onnx, &BackboneOptions::default()).unwrap();
+    assert_eq!(b.provider(), cnnzoo_infer::Provider::Cpu);
+}
+
+#[test]
+fn version_names_the_runtime_and_its_providers() {
+    let o = infer(&["--version"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with(&format!("cnnzoo-infer {} (git ", env!("CARGO_PKG_VERSION"))), "{out}");
+    let lib = cnnzoo_infer::library_path().unwrap();
+    assert!(out.contains(&format!("ONNX Runtime {}", lib.display())), "{out}");
+    let providers = out.lines().find_map(|l| l.strip_prefix("execution providers: ")).unwrap_or_else(|| panic!("{out}"));
+    assert!(providers.split(", ").any(|p| p == "CPUExecutionProvider"), "{out}");
+}
