@@ -92,7 +92,17 @@ struct Out(std::io::BufWriter<std::io::Stdout>);
 
 impl Out {
     fn line(&mut self, s: &str) -> anyhow::Result<()> {
-        match writeln!(self.0, "{s}") {
+        let written = writeln!(self.0, "{s}");
+        Self::quiet_on_closed_pipe(written)
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        let flushed = self.0.flush();
+        Self::quiet_on_closed_pipe(flushed)
+    }
+
+    fn quiet_on_closed_pipe(r: std::io::Result<()>) -> anyhow::Result<()> {
+        match r {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
             r => Ok(r?),
         }
@@ -190,7 +200,7 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
     if let Some(f) = sink.as_mut() {
         f.flush()?;
     }
-    out.0.flush()?;
+    out.finish()?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "{} {done} images in {secs:.2} s ({:.1} images/sec) on {}; {failed} failed",
@@ -206,49 +216,46 @@ fn run_eval(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
     let e = evaluate(backbone, dir)?;
     let classes = &backbone.card().classes;
     let per_sec = e.images as f64 / e.seconds;
+    let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
     if cli.json {
-        println!(
-            "{}",
-            serde_json::json!({"images": e.images, "accuracy": e.accuracy, "images_per_sec": per_sec, "provider": backbone.provider().to_string(), "classes": classes, "confusion": e.confusion, "predictions": e.predictions})
-        );
+        out.line(&serde_json::json!({"images": e.images, "accuracy": e.accuracy, "images_per_sec": per_sec, "provider": backbone.provider().to_string(), "classes": classes, "confusion": e.confusion, "predictions": e.predictions}).to_string())?;
     } else {
-        println!("accuracy {:.4} ({}/{}), {per_sec:.1} images/sec on {}", e.accuracy, e.correct, e.images, backbone.provider());
-        println!("confusion matrix (rows: true class, columns: predicted)");
+        out.line(&format!("accuracy {:.4} ({}/{}), {per_sec:.1} images/sec on {}", e.accuracy, e.correct, e.images, backbone.provider()))?;
+        out.line("confusion matrix (rows: true class, columns: predicted)")?;
         for (t, row) in e.confusion.iter().enumerate() {
             let cells: Vec<String> = row.iter().map(|c| format!("{c:>5}")).collect();
-            println!("{:>12} {}", classes.get(t).map(String::as_str).unwrap_or("?"), cells.join(""));
+            out.line(&format!("{:>12} {}", classes.get(t).map(String::as_str).unwrap_or("?"), cells.join("")))?;
         }
     }
-    Ok(())
+    out.finish()
 }
 
 /// `--version`: this build, and what the ONNX Runtime it loads can do.
-fn print_version() {
-    println!("cnnzoo-infer {} (git {})", env!("CARGO_PKG_VERSION"), option_env!("CNNZOO_GIT_REV").unwrap_or("unknown"));
+fn print_version() -> anyhow::Result<()> {
+    let mut lines =
+        vec![format!("cnnzoo-infer {} (git {})", env!("CARGO_PKG_VERSION"), option_env!("CNNZOO_GIT_REV").unwrap_or("unknown"))];
     match cnnzoo_infer::runtime_info() {
         Ok(info) => {
-            println!("ONNX Runtime {} ({})", info.library.display(), info.build);
-            println!("execution providers: {}", info.providers.join(", "));
+            lines.push(format!("ONNX Runtime {} ({})", info.library.display(), info.build));
+            lines.push(format!("execution providers: {}", info.providers.join(", ")));
             match info.cuda_driver {
-                Some(true) => println!("CUDA driver: found; {}", info.cuda_libraries.unwrap_or_default()),
-                Some(false) => println!("CUDA driver: {} not found, so CUDA cannot run on this machine", cnnzoo_infer::CUDA_DRIVER),
+                Some(true) => lines.push(format!("CUDA driver: found; {}", info.cuda_libraries.unwrap_or_default())),
+                Some(false) => {
+                    lines.push(format!("CUDA driver: {} not found, so CUDA cannot run on this machine", cnnzoo_infer::CUDA_DRIVER))
+                }
                 None => {}
             }
         }
-        Err(e) => println!("ONNX Runtime: {e}"),
+        Err(e) => lines.push(format!("ONNX Runtime: {e}")),
     }
+    let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
+    out.line(&lines.join("\n"))?;
+    out.finish()
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.version {
-        print_version();
-        return ExitCode::SUCCESS;
-    }
-    let result = open_backbone(&cli).and_then(|backbone| match &cli.eval {
-        Some(dir) => run_eval(&cli, &backbone, dir).map(|()| 0),
-        None => run_images(&cli, &backbone),
-    });
+    let result = if cli.version { print_version().map(|()| 0) } else { run(&cli) };
     match result {
         Ok(0) => ExitCode::SUCCESS,
         Ok(failed) => {
@@ -260,5 +267,14 @@ fn main() -> ExitCode {
             let usage = e.downcast_ref::<cnnzoo_infer::InferError>().is_some_and(|e| matches!(e, cnnzoo_infer::InferError::Usage(_)));
             ExitCode::from(if usage { 2 } else { 1 })
         }
+    }
+}
+
+/// Classifies, embeds or evaluates, as the flags say; the count of unreadable files.
+fn run(cli: &Cli) -> anyhow::Result<usize> {
+    let backbone = open_backbone(cli)?;
+    match &cli.eval {
+        Some(dir) => run_eval(cli, &backbone, dir).map(|()| 0),
+        None => run_images(cli, &backbone),
     }
 }

@@ -261,3 +261,25 @@ fn version_names_the_runtime_and_its_providers() {
     let providers = out.lines().find_map(|l| l.strip_prefix("execution providers: ")).unwrap_or_else(|| panic!("{out}"));
     assert!(providers.split(", ").any(|p| p == "CPUExecutionProvider"), "{out}");
 }
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let onnx = lenet_onnx();
+    let data = fashion_mnist();
+    let img = lenet().join("pipe.png");
+    image::GrayImage::from_pixel(28, 28, image::Luma([60])).save(&img).unwrap();
+    let runs: [&[&str]; 4] = [
+        &["--model", onnx.to_str().unwrap(), "--eval", data.to_str().unwrap(), "--device", "cpu"],
+        &["--model", onnx.to_str().unwrap(), "--eval", data.to_str().unwrap(), "--device", "cpu", "--json"],
+        &["--model", onnx.to_str().unwrap(), "--device", "cpu", img.to_str().unwrap(), img.to_str().unwrap()],
+        &["--version"],
+    ];
+    for args in runs {
+        // The reader is gone before the first byte is written, as with `| head -0`.
+        let mut child = infer_cmd().args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+    }
+}
