@@ -2,12 +2,10 @@
 //! `ModelProto` (our own prost types, no Python), with the model card in its
 //! metadata; and reads ONNX files back for `--inspect`.
 
-mod card;
 mod error;
 pub mod inspect;
 mod lower;
 mod onnx_build;
 
-pub use card::metadata;
 pub use error::ExportError;
-pub use lower::{lower, ExportOptions, DEFAULT_OPSET, FEATURES, INPUT, LOGITS, OPSETS};
+pub use lower::{lower, ExportOptions, DEFAULT_OPSET, OPSETS};

@@ -8,6 +8,7 @@
 
 use std::ops::RangeInclusive;
 
+use cnnzoo_models::card::{FEATURES, INPUT, LOGITS};
 use cnnzoo_models::{Graph, Op, ValueId, Weights};
 use cnnzoo_proto::{ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto};
 
@@ -17,11 +18,6 @@ use crate::ExportError;
 /// Opsets whose definitions of every op we emit match what we write.
 pub const OPSETS: RangeInclusive<i64> = 11..=21;
 pub const DEFAULT_OPSET: i64 = 17;
-
-/// The output names every exported model has.
-pub const LOGITS: &str = "logits";
-pub const FEATURES: &str = "features";
-pub const INPUT: &str = "input";
 
 #[derive(Debug, Clone)]
 pub struct ExportOptions {

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use cnnzoo_export::{inspect, lower, metadata, ExportOptions, DEFAULT_OPSET};
+use cnnzoo_export::{inspect, lower, ExportOptions, DEFAULT_OPSET};
+use cnnzoo_models::card::{metadata, Provenance};
+use cnnzoo_models::fsio::write_atomic;
 use cnnzoo_train::checkpoint;
 use sha2::{Digest, Sha256};
 
@@ -70,11 +72,11 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
         opset: cli.opset,
         fold_bn: !cli.no_fold_bn,
         features_only: cli.features_only,
-        metadata: metadata(&ck.manifest, &sha, !cli.no_fold_bn, cli.features_only),
+        metadata: metadata(&ck.manifest, &Provenance::new(&sha, !cli.no_fold_bn, cli.features_only)),
     };
     let model = lower(&ck.graph, &ck.weights, &opts).with_context(|| format!("exporting {}", input.display()))?;
     let output = cli.output.clone().unwrap_or_else(|| input.with_extension("onnx"));
-    checkpoint::write_atomic(&output, &cnnzoo_proto::encode_model(&model)).with_context(|| format!("writing {}", output.display()))?;
+    write_atomic(&output, &cnnzoo_proto::encode_model(&model)).map_err(|(p, e)| anyhow::anyhow!("writing {}: {e}", p.display()))?;
     let report = inspect::report(&model);
     let seconds = started.elapsed().as_secs_f64();
     if cli.json {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use cnnzoo_infer::{Backbone, BackboneOptions, Device};
+use cnnzoo_models::card::keys;
 use cnnzoo_models::Arch;
 use cnnzoo_train::checkpoint::{self, Paths};
 use cnnzoo_train::data::load_idx;
@@ -59,10 +60,10 @@ fn a_trained_lenet_exports_and_runs_from_its_metadata_alone() {
     assert_eq!(r["parameters"], 61_706);
     assert_eq!(r["ops"]["Gemm"], 3);
     let meta = &r["metadata"];
-    assert_eq!(meta["cnnzoo.arch"], "lenet");
-    assert!(meta["cnnzoo.classes"].as_str().unwrap().contains("Ankle boot"));
-    assert!(meta["cnnzoo.preprocessing"].as_str().unwrap().contains("bilinear"));
-    assert_eq!(meta["cnnzoo.checkpoint_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(meta[keys::ARCH], "lenet");
+    assert!(meta[keys::CLASSES].as_str().unwrap().contains("Ankle boot"));
+    assert!(meta[keys::PREPROCESSING].as_str().unwrap().contains("bilinear"));
+    assert_eq!(meta[keys::CHECKPOINT_SHA256].as_str().unwrap().len(), 64);
     let text = String::from_utf8_lossy(&export(&["--inspect", onnx.to_str().unwrap()]).stdout).into_owned();
     assert!(text.contains("output     features [batch, 84]") && text.contains("parameters 61706"), "{text}");
 

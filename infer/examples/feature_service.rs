@@ -6,14 +6,13 @@
 
 use std::sync::{mpsc, Arc, Mutex};
 
-use cnnzoo_infer::preprocess::open_image;
-use cnnzoo_infer::{Backbone, BackboneOptions};
+use cnnzoo_infer::{open_image, Backbone, BackboneOptions, InferError};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let model = args.next().ok_or("usage: feature_service MODEL.onnx IMAGE...")?;
     let backbone = Arc::new(Backbone::open(&model, &BackboneOptions::default())?);
-    eprintln!("{} backbone on {}: {} features per image", backbone.card().arch, backbone.provider(), backbone.embed(&[])?.ncols());
+    eprintln!("{} backbone on {}: {} features per image", backbone.card().arch, backbone.provider(), backbone.feature_dim());
 
     let (send, receive) = mpsc::channel::<String>();
     let receive = Arc::new(Mutex::new(receive));
@@ -22,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (backbone, receive) = (Arc::clone(&backbone), Arc::clone(&receive));
             std::thread::spawn(move || loop {
                 let Ok(path) = receive.lock().map_err(|_| ()).and_then(|r| r.recv().map_err(|_| ())) else { return };
-                match open_image(path.as_ref()).and_then(|img| backbone.embed(&[img])) {
+                match open_image(path.as_ref()).map_err(InferError::from).and_then(|img| backbone.embed(&[img])) {
                     Ok(f) => println!("worker {worker}: {path}: {} features, norm {:.3}", f.ncols(), f.row(0).dot(&f.row(0)).sqrt()),
                     Err(e) => eprintln!("worker {worker}: {e}"),
                 }

@@ -11,7 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [data, out, rest @ ..] = args.as_slice() else { return Err("usage: idx_to_png DATA_DIR OUT_DIR [N]".into()) };
     let n: usize = rest.first().map(|s| s.parse()).transpose()?.unwrap_or(8);
-    let split = cnnzoo_infer::idx::read_fashion_mnist(data.as_ref(), "t10k", 10)?;
+    let split = cnnzoo_infer::read_fashion_mnist(data.as_ref(), "t10k", 10)?;
     let out = PathBuf::from(out);
     std::fs::create_dir_all(&out)?;
     let side = split.rows * split.cols;

@@ -9,13 +9,16 @@ use ndarray::{s, Array2, Array4, ArrayView4, Axis, Ix2};
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::card::ModelCard;
-use crate::preprocess::{preprocess, Preprocessing};
-use crate::runtime::{environment, register, Device, Provider};
+use cnnzoo_models::card::{keys, FEATURES, LOGITS};
+use cnnzoo_models::preprocess::preprocess;
+use cnnzoo_models::{CardOverrides, Device, ModelCard};
+
+use crate::runtime::{environment, register, Provider};
 use crate::InferError;
 
-/// How to open a backbone. `classes` and `preprocessing` override the model's
-/// metadata, and are required for ONNX files that cnnzoo did not write.
+/// How to open a backbone. `card` overrides the model's card field by field;
+/// for ONNX files that cnnzoo did not write it is the card (channels and size
+/// at least).
 #[derive(Debug, Clone)]
 pub struct BackboneOptions {
     pub device: Device,
@@ -23,13 +26,12 @@ pub struct BackboneOptions {
     pub threads: Option<usize>,
     /// Largest batch per run: bigger inputs are split, bounding memory.
     pub max_batch: usize,
-    pub classes: Option<Vec<String>>,
-    pub preprocessing: Option<Preprocessing>,
+    pub card: CardOverrides,
 }
 
 impl Default for BackboneOptions {
     fn default() -> Self {
-        BackboneOptions { device: Device::Auto, threads: None, max_batch: 64, classes: None, preprocessing: None }
+        BackboneOptions { device: Device::Auto, threads: None, max_batch: 64, card: CardOverrides::default() }
     }
 }
 
@@ -62,6 +64,7 @@ pub struct Backbone {
     input: String,
     logits: Option<String>,
     features: String,
+    feature_dim: usize,
 }
 
 /// A model name as `--backbone` takes it: letters, digits, `-`, `_`, `.`;
@@ -117,29 +120,41 @@ impl Backbone {
             builder.commit_from_file(&path).map_err(|e| bad(format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {e}")))?;
 
         let metadata = session.metadata().map_err(|e| bad(e.to_string()))?;
-        let lookup = |k: &str| metadata.custom(k);
-        let from_file = ModelCard::from_metadata(&lookup);
+        let any_key = metadata.custom_keys().map_err(|e| bad(e.to_string()))?.iter().any(|k| k.starts_with(keys::PREFIX));
+        let from_file =
+            ModelCard::from_metadata(&|k: &str| metadata.custom(k), any_key).map_err(|e| bad(format!("invalid model card: {e}")))?;
         drop(metadata);
-        let mut card = match (from_file, &opts.preprocessing) {
-            (_, Some(p)) => ModelCard { arch: "unknown".into(), classes: vec![], preprocessing: p.clone(), test_acc: None },
-            (Some(card), None) => card,
-            (None, None) => {
-                return Err(bad("has no cnnzoo metadata: supply the preprocessing (channels, size, scale) in BackboneOptions".into()))
-            }
-        };
-        if let Some(classes) = &opts.classes {
-            card.classes = classes.clone();
-        }
+        let card = ModelCard::merge(from_file, &opts.card).map_err(bad)?;
 
         let names: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
         let input = session.inputs().first().map(|i| i.name().to_string()).ok_or_else(|| bad("has no input".into()))?;
-        let features = match names.iter().find(|n| *n == "features") {
+        let features = match names.iter().find(|n| *n == FEATURES) {
             Some(f) => f.clone(),
             None if names.len() == 1 => names[0].clone(),
-            None => return Err(bad(format!("has no `features` output (outputs: {})", names.join(", ")))),
+            None => return Err(bad(format!("has no `{FEATURES}` output (outputs: {})", names.join(", ")))),
         };
-        let logits = names.iter().find(|n| *n == "logits").cloned();
-        Ok(Backbone { path, session: Mutex::new(session), card, provider, max_batch: opts.max_batch.max(1), input, logits, features })
+        let logits = names.iter().find(|n| *n == LOGITS).cloned();
+        let width = |name: &str| {
+            session
+                .outputs()
+                .iter()
+                .find(|o| o.name() == name)
+                .and_then(|o| o.dtype().tensor_shape().and_then(|s| s.last().copied()))
+                .and_then(|w| usize::try_from(w).ok())
+        };
+        card.check_logits(logits.as_deref().and_then(width)).map_err(bad)?;
+        let feature_dim = width(&features).ok_or_else(|| bad(format!("output `{features}` has no fixed width")))?;
+        Ok(Backbone {
+            path,
+            session: Mutex::new(session),
+            card,
+            provider,
+            max_batch: opts.max_batch.max(1),
+            input,
+            logits,
+            features,
+            feature_dim,
+        })
     }
 
     pub fn card(&self) -> &ModelCard {
@@ -158,6 +173,11 @@ impl Backbone {
     /// Whether the model has a classifier head.
     pub fn has_logits(&self) -> bool {
         self.logits.is_some()
+    }
+
+    /// The width of a feature vector (`embed`'s columns).
+    pub fn feature_dim(&self) -> usize {
+        self.feature_dim
     }
 
     /// The largest batch one ONNX Runtime run receives.
@@ -219,7 +239,7 @@ impl Backbone {
         }
         let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
         if views.is_empty() {
-            return Ok(Array2::zeros((0, 0)));
+            return Ok(Array2::zeros((0, self.feature_dim)));
         }
         ndarray::concatenate(Axis(0), &views).map_err(|e| InferError::Runtime(e.to_string()))
     }
@@ -244,14 +264,6 @@ impl Backbone {
         let sum: f32 = exp.iter().sum();
         let mut order: Vec<usize> = (0..logits.len()).collect();
         order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
-        order
-            .into_iter()
-            .take(k)
-            .map(|class| Prediction {
-                class,
-                label: self.card.classes.get(class).cloned().unwrap_or_else(|| class.to_string()),
-                probability: exp[class] / sum,
-            })
-            .collect()
+        order.into_iter().take(k).map(|class| Prediction { class, label: self.card.label(class), probability: exp[class] / sum }).collect()
     }
 }

@@ -16,3 +16,9 @@ pub enum InferError {
     #[error("{0}")]
     Usage(String),
 }
+
+impl From<cnnzoo_models::data::ImageError> for InferError {
+    fn from(e: cnnzoo_models::data::ImageError) -> Self {
+        InferError::Image { path: e.path, problem: e.problem }
+    }
+}

@@ -4,12 +4,12 @@
 use std::path::Path;
 use std::time::Instant;
 
-use image::{DynamicImage, GrayImage};
+use cnnzoo_models::data::{collect_images, open_image, read_fashion_mnist, IdxSplit};
+use cnnzoo_models::preprocess::preprocess;
+use image::DynamicImage;
 use ndarray::Array4;
 
-use crate::files::collect_images;
-use crate::preprocess::{open_image, preprocess};
-use crate::{idx, Backbone, InferError};
+use crate::{Backbone, InferError};
 
 /// What `--eval` reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +26,7 @@ pub struct Evaluation {
 
 /// A labelled test example, decoded lazily so memory stays at one batch.
 enum Example<'a> {
-    Pixels(&'a [u8]),
+    Idx(&'a IdxSplit, usize),
     File(std::path::PathBuf),
 }
 
@@ -39,21 +39,15 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
     let p = &backbone.card().preprocessing;
     let started = Instant::now();
     let split;
-    let (examples, labels, (rows, cols)): (Vec<Example>, Vec<usize>, (usize, usize)) = if dir.join("test").is_dir() {
+    let (examples, labels): (Vec<Example>, Vec<usize>) = if dir.join("test").is_dir() {
         let mut pairs = vec![];
         for (k, class) in classes.iter().enumerate() {
             pairs.extend(collect_images(&[dir.join("test").join(class)]).into_iter().map(|path| (Example::File(path), k)));
         }
-        let (e, l) = pairs.into_iter().unzip();
-        (e, l, (0, 0))
+        pairs.into_iter().unzip()
     } else {
-        split = idx::read_fashion_mnist(dir, "t10k", classes.len().max(1)).map_err(|e| InferError::Usage(e.to_string()))?;
-        let side = split.rows * split.cols;
-        (
-            split.pixels.chunks(side).map(Example::Pixels).collect(),
-            split.labels.iter().map(|&l| l as usize).collect(),
-            (split.rows, split.cols),
-        )
+        split = read_fashion_mnist(dir, "t10k", classes.len().max(1)).map_err(|e| InferError::Usage(e.to_string()))?;
+        ((0..split.count).map(|i| Example::Idx(&split, i)).collect(), split.labels.iter().map(|&l| l as usize).collect())
     };
     let mut predictions = Vec::with_capacity(examples.len());
     for chunk in examples.chunks(backbone.max_batch()) {
@@ -61,9 +55,8 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
         for (mut slot, example) in x.outer_iter_mut().zip(chunk) {
             let img = match example {
                 Example::File(path) => open_image(path)?,
-                Example::Pixels(px) => DynamicImage::ImageLuma8(
-                    GrayImage::from_raw(cols as u32, rows as u32, px.to_vec())
-                        .ok_or_else(|| InferError::Usage(format!("{}: IDX images of {rows}x{cols} pixels", dir.display())))?,
+                Example::Idx(split, i) => DynamicImage::ImageLuma8(
+                    split.image(*i).ok_or_else(|| InferError::Usage(format!("{}: IDX image {i} is missing", dir.display())))?,
                 ),
             };
             slot.assign(&preprocess(&img, p));

@@ -1,8 +1,9 @@
 //! cnnzoo's inference side: exported backbones on ONNX Runtime (CUDA where
 //! asked for and present, CPU otherwise), as a CLI and as a library that
 //! services embed as a feature extractor. It needs the ONNX file alone:
-//! classes and preprocessing come from the model's metadata. It depends on
-//! neither libtorch nor the model zoo.
+//! classes and preprocessing come from the model's card, which
+//! `cnnzoo-models` defines (with the image decoding and preprocessing shared
+//! with training). It never links libtorch.
 //!
 //! ```no_run
 //! use cnnzoo_infer::{Backbone, BackboneOptions, Device};
@@ -10,7 +11,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let opts = BackboneOptions { device: Device::Auto, ..Default::default() };
 //! let backbone = Backbone::open("runs/densenet.onnx", &opts)?;
-//! let img = cnnzoo_infer::preprocess::open_image("shoe.png".as_ref())?;
+//! let img = cnnzoo_infer::open_image("shoe.png".as_ref())?;
 //! let features = backbone.embed(&[img.clone()])?; // [1, 248]
 //! let top = &backbone.classify(&[img], 3)?[0];
 //! println!("{} {:.3} on {}", top[0].label, top[0].probability, backbone.provider());
@@ -18,19 +19,17 @@
 //! ```
 
 mod backbone;
-mod card;
 mod cuda;
 mod error;
 mod eval;
-mod files;
-pub mod idx;
-pub mod preprocess;
+pub mod npy;
 mod runtime;
 
 pub use backbone::{valid_name, Backbone, BackboneOptions, Outputs, Prediction};
-pub use card::ModelCard;
+pub use cnnzoo_models::data::{collect_images, open_image, read_fashion_mnist, IMAGE_EXTENSIONS};
+pub use cnnzoo_models::preprocess::preprocess;
+pub use cnnzoo_models::{CardOverrides, Device, ModelCard, Preprocessing};
 pub use cuda::DRIVER as CUDA_DRIVER;
 pub use error::InferError;
 pub use eval::{evaluate, Evaluation};
-pub use files::{collect_images, IMAGE_EXTENSIONS};
-pub use runtime::{library_path, runtime_info, Device, Provider, RuntimeInfo};
+pub use runtime::{library_path, runtime_info, Provider, RuntimeInfo};

@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
-use cnnzoo_infer::preprocess::{open_image, preprocess};
-use cnnzoo_infer::{collect_images, evaluate, Backbone, BackboneOptions};
+use cnnzoo_infer::npy::npy_bytes;
+use cnnzoo_infer::{collect_images, evaluate, open_image, preprocess, Backbone, BackboneOptions, InferError};
+use cnnzoo_models::fsio::{write_atomic, AtomicFile};
 use ndarray::{Array2, Array3, Array4};
 
 const EXAMPLES: &str = "Examples:
@@ -71,8 +72,12 @@ struct Cli {
 }
 
 fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
-    let opts =
-        BackboneOptions { device: cli.device.parse()?, threads: cli.threads, max_batch: cli.batch_size.max(1), ..Default::default() };
+    let opts = BackboneOptions {
+        device: cli.device.parse().map_err(InferError::Usage)?,
+        threads: cli.threads,
+        max_batch: cli.batch_size.max(1),
+        ..Default::default()
+    };
     match (&cli.model, &cli.backbone) {
         (Some(path), _) => Ok(Backbone::open(path, &opts)?),
         (None, Some(name)) => {
@@ -115,19 +120,9 @@ fn stack<'a>(xs: impl Iterator<Item = &'a Array3<f32>>) -> anyhow::Result<Array4
     Ok(ndarray::stack(ndarray::Axis(0), &views)?)
 }
 
-/// Writes `[N, D]` float32 as a `.npy` file (format version 1.0).
+/// Writes `[N, D]` float32 as a `.npy` file, whole or not at all.
 fn write_npy(path: &Path, a: &Array2<f32>) -> anyhow::Result<()> {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", a.nrows(), a.ncols());
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(a.iter().flat_map(|v| v.to_le_bytes()));
-    let tmp = path.with_extension("npy.tmp");
-    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)).with_context(|| format!("writing {}", path.display()))
+    write_atomic(path, &npy_bytes(a)).map_err(|(p, e)| anyhow::anyhow!("writing {}: {e}", p.display()))
 }
 
 fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
@@ -139,8 +134,9 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
         bail!("--format npy needs -o FILE");
     }
     let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
-    let mut sink: Option<std::io::BufWriter<std::fs::File>> = match (&cli.output, cli.features && cli.format == Format::Jsonl) {
-        (Some(p), true) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+    // Written beside -o and renamed over it at the end: a failed run leaves the old file.
+    let mut sink: Option<AtomicFile> = match (&cli.output, cli.features && cli.format == Format::Jsonl) {
+        (Some(p), true) => Some(AtomicFile::create(p).with_context(|| format!("creating {}", p.display()))?),
         _ => None,
     };
     let (mut failed, mut done, mut all_features, mut paths) = (0usize, 0usize, vec![], vec![]);
@@ -197,8 +193,9 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
             out.line(&p.display().to_string())?;
         }
     }
-    if let Some(f) = sink.as_mut() {
-        f.flush()?;
+    if let Some(f) = sink {
+        let path = cli.output.as_deref().unwrap_or(Path::new("-"));
+        f.commit().with_context(|| format!("writing {}", path.display()))?;
     }
     out.finish()?;
     let secs = started.elapsed().as_secs_f64();

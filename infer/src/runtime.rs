@@ -3,46 +3,20 @@
 //! silently replaced.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::OnceLock;
 
+use cnnzoo_models::Device;
 use ort::environment::Environment;
 use ort::ep::{ExecutionProvider, CUDA};
 use ort::session::builder::SessionBuilder;
 
 use crate::InferError;
 
-/// Where to run: `auto` prefers CUDA and falls back to the CPU; `cpu` and
-/// `cuda[:N]` are requirements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Device {
-    #[default]
-    Auto,
-    Cpu,
-    Cuda(i32),
-}
-
-impl FromStr for Device {
-    type Err = InferError;
-    fn from_str(s: &str) -> Result<Self, InferError> {
-        match s {
-            "auto" => Ok(Device::Auto),
-            "cpu" => Ok(Device::Cpu),
-            "cuda" => Ok(Device::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(Device::Cuda)
-                .ok_or_else(|| InferError::Usage(format!("device {s:?}: expected auto, cpu, cuda or cuda:N"))),
-        }
-    }
-}
-
 /// The execution provider a session actually runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
     Cpu,
-    Cuda(i32),
+    Cuda(usize),
 }
 
 impl std::fmt::Display for Provider {
@@ -176,9 +150,10 @@ fn available_providers() -> Result<Vec<String>, InferError> {
 /// Registers the provider for `device` and says which one the session will use.
 pub fn register(builder: SessionBuilder, device: Device) -> Result<(SessionBuilder, Provider), InferError> {
     let cuda_compiled = CUDA::is_available().unwrap_or(false);
-    let with_cuda = |b: SessionBuilder, i: i32| {
+    let with_cuda = |b: SessionBuilder, i: usize| {
         let libs = crate::cuda::preload(&loaded().map_err(|e| e.to_string())?.1);
-        b.with_execution_providers([CUDA::default().with_device_id(i).build().error_on_failure()])
+        let id = i32::try_from(i).map_err(|_| format!("no CUDA device {i}"))?;
+        b.with_execution_providers([CUDA::default().with_device_id(id).build().error_on_failure()])
             .map_err(|e| crate::cuda::explain(&e.to_string(), libs))
     };
     match device {

@@ -45,7 +45,7 @@ fn eval_prints_the_library_evaluation() {
 /// Writes the first `n` test images of Fashion-MNIST as PNG files.
 fn test_pngs(dir: &Path, n: usize) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
-    let split = cnnzoo_infer::idx::read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
+    let split = cnnzoo_infer::read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
     split
         .pixels
         .chunks(784)
@@ -84,7 +84,7 @@ fn png_files_classify_and_embed_as_the_idx_path_does() {
         dir.join("00001.png").to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let split = cnnzoo_infer::idx::read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
+    let split = cnnzoo_infer::read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
     let images: Vec<image::DynamicImage> = split
         .pixels
         .chunks(784)
@@ -202,7 +202,7 @@ fn backbone_names_are_validated_and_resolved_in_the_model_dir() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
     let features: Vec<f32> = serde_json::from_value(v["features"].clone()).unwrap();
-    let lib = cpu_backbone().embed(&[cnnzoo_infer::preprocess::open_image(&img).unwrap()]).unwrap();
+    let lib = cpu_backbone().embed(&[cnnzoo_infer::open_image(&img).unwrap()]).unwrap();
     assert_eq!(features, lib.row(0).to_vec());
 }
 
@@ -227,7 +227,7 @@ fn features_as_npy_read_back_as_numpy_defines_the_format() {
         "{header}"
     );
     let data: Vec<f32> = bytes[10 + header_len..].chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    let images: Vec<_> = imgs.iter().map(|p| cnnzoo_infer::preprocess::open_image(p).unwrap()).collect();
+    let images: Vec<_> = imgs.iter().map(|p| cnnzoo_infer::open_image(p).unwrap()).collect();
     let lib = cpu_backbone().embed(&images).unwrap();
     assert_eq!(data, lib.iter().copied().collect::<Vec<f32>>());
 }

@@ -5,17 +5,31 @@
 //! trainer (tch), the exporter (ONNX) and the tests all walk the same graph, so a
 //! parameter is called `stage2.0.conv1.weight` in the VarStore, the `.ot`
 //! checkpoint and the ONNX initializers alike.
+//!
+//! It is also the model contract every other crate shares, with neither
+//! libtorch nor ONNX Runtime: the [`card`] (metadata keys, output names,
+//! validation), [`Preprocessing`] and its one implementation, the [`data`]
+//! readers (IDX, image files, image folders), atomic file writes ([`fsio`]) and
+//! the `--device` syntax.
 
 mod builder;
+pub mod card;
+pub mod data;
+mod device;
 mod error;
+pub mod fsio;
 mod graph;
 mod manifest;
+pub mod preprocess;
 mod weights;
 pub mod zoo;
 
 pub use builder::{Builder, Conv, Pool};
+pub use card::{CardOverrides, ModelCard};
+pub use device::Device;
 pub use error::ModelError;
 pub use graph::{Graph, Node, Op, Param, ParamRole, ValueId};
-pub use manifest::{EpochMetrics, Hyperparameters, Manifest, Preprocessing};
+pub use manifest::{EpochMetrics, Hyperparameters, Manifest};
+pub use preprocess::Preprocessing;
 pub use weights::{Tensor32, Weights};
 pub use zoo::{build, Arch, Config, Recipe, ARCHS};

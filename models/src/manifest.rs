@@ -5,31 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// How an image becomes the network's input. Training produces its tensors
-/// this way and the inference side implements the same steps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Preprocessing {
-    /// 1 = grayscale (ITU-R 601 luma, alpha composited on black), 3 = RGB.
-    pub channels: usize,
-    /// Square side the image is resized to.
-    pub size: usize,
-    /// Resize filter; training uses bilinear interpolation (align_corners = false).
-    pub resize: String,
-    /// Pixels are multiplied by this (1/255 maps bytes to [0, 1]).
-    pub scale: f32,
-    /// Per-channel mean and std subtracted and divided after scaling, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mean: Option<Vec<f32>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub std: Option<Vec<f32>>,
-}
-
-impl Preprocessing {
-    /// What cnnzoo-train does: bilinear resize to `size`, scale to [0, 1].
-    pub fn bilinear_unit(channels: usize, size: usize) -> Self {
-        Preprocessing { channels, size, resize: "bilinear".into(), scale: 1.0 / 255.0, mean: None, std: None }
-    }
-}
+use crate::Preprocessing;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hyperparameters {

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cnnzoo_export::{lower, ExportOptions};
-use cnnzoo_infer::preprocess::Preprocessing;
 use cnnzoo_infer::{Backbone, BackboneOptions, Device};
+use cnnzoo_models::CardOverrides;
 use cnnzoo_models::{ParamRole, Weights, ARCHS};
 use cnnzoo_train::data::load_idx;
 use cnnzoo_train::trainer::batch_input;
@@ -91,14 +91,7 @@ fn onnx_runtime_matches_libtorch_for_every_network() {
             // No cnnzoo metadata in these files: the caller supplies the preprocessing.
             let opts = BackboneOptions {
                 device: Device::Cpu,
-                preprocessing: Some(Preprocessing {
-                    channels: 1,
-                    size,
-                    resize: "bilinear".into(),
-                    scale: 1.0 / 255.0,
-                    mean: None,
-                    std: None,
-                }),
+                card: CardOverrides { channels: Some(1), size: Some(size), ..Default::default() },
                 ..Default::default()
             };
             let backbone = Backbone::open(&path, &opts).unwrap();

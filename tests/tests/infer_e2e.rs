@@ -12,10 +12,13 @@ use data::fashion_mnist;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use cnnzoo_export::{lower, metadata, ExportOptions};
-use cnnzoo_infer::preprocess::preprocess;
+use cnnzoo_export::{lower, ExportOptions};
 use cnnzoo_infer::{evaluate, Backbone, BackboneOptions, Device};
+use cnnzoo_models::card::{metadata, Provenance};
+use cnnzoo_models::data::read_fashion_mnist;
+use cnnzoo_models::preprocess::preprocess;
 use cnnzoo_models::Arch;
+use cnnzoo_models::Preprocessing;
 use cnnzoo_train::checkpoint::{self, Paths};
 use cnnzoo_train::data::load_idx;
 use cnnzoo_train::trainer::{batch_input, train, Options};
@@ -42,9 +45,12 @@ fn trained() -> &'static Trained {
         };
         let manifest = train(&opts, &data).unwrap();
         let ck = checkpoint::load(&opts.paths.weights).unwrap();
-        let model =
-            lower(&ck.graph, &ck.weights, &ExportOptions { metadata: metadata(&ck.manifest, "test", true, false), ..Default::default() })
-                .unwrap();
+        let model = lower(
+            &ck.graph,
+            &ck.weights,
+            &ExportOptions { metadata: metadata(&ck.manifest, &Provenance::new("test", true, false)), ..Default::default() },
+        )
+        .unwrap();
         let onnx = dir.join("lenet.onnx");
         std::fs::write(&onnx, cnnzoo_proto::encode_model(&model)).unwrap();
         Trained { onnx, weights: opts.paths.weights, test_acc: manifest.metrics.last().unwrap().test_acc }
@@ -75,15 +81,8 @@ fn eval_reproduces_training_accuracy_and_libtorch_predictions() {
 fn preprocessing_matches_the_trainers_libtorch_resize() {
     let test = load_idx(&fashion_mnist()).unwrap().test.take(8);
     let torch = batch_input(&test.images, tch::Device::Cpu, 96);
-    let split = cnnzoo_infer::idx::read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
-    let p = cnnzoo_infer::preprocess::Preprocessing {
-        channels: 1,
-        size: 96,
-        resize: "bilinear".into(),
-        scale: 1.0 / 255.0,
-        mean: None,
-        std: None,
-    };
+    let split = read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
+    let p = Preprocessing::bilinear_unit(1, 96);
     for i in 0..8 {
         let img =
             image::DynamicImage::ImageLuma8(image::GrayImage::from_raw(28, 28, split.pixels[i * 784..(i + 1) * 784].to_vec()).unwrap());
@@ -94,7 +93,7 @@ fn preprocessing_matches_the_trainers_libtorch_resize() {
     }
     // RGB is converted with ITU-R 601 luma; alpha is composited on black.
     let rgb = image::DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(2, 2, image::Rgba([200, 100, 50, 128])));
-    let small = cnnzoo_infer::preprocess::Preprocessing { size: 2, scale: 1.0, ..p };
+    let small = Preprocessing { size: 2, scale: 1.0, ..p };
     let v = preprocess(&rgb, &small)[[0, 0, 0]];
     let expected = (0.299 * 200.0 + 0.587 * 100.0 + 0.114 * 50.0) * (128.0 / 255.0);
     assert!((v - expected).abs() < 1e-3, "{v} vs {expected}");
@@ -104,7 +103,7 @@ fn preprocessing_matches_the_trainers_libtorch_resize() {
 fn one_backbone_serves_eight_threads_exactly_as_one() {
     let t = trained();
     let backbone = Backbone::open(&t.onnx, &BackboneOptions { device: Device::Cpu, max_batch: 7, ..Default::default() }).unwrap();
-    let split = cnnzoo_infer::idx::read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
+    let split = read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
     let images: Vec<image::DynamicImage> = split
         .pixels
         .chunks(784)

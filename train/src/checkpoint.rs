@@ -1,10 +1,11 @@
 //! Checkpoints: `NAME.ot` (the VarStore, keyed by graph parameter names) and
 //! `NAME.json` (the manifest). Everything is written to a temporary file in the
-//! same folder and renamed, so a crash never leaves half a file behind.
+//! same folder and renamed (`cnnzoo_models::fsio`), so a crash never leaves half
+//! a file behind.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use cnnzoo_models::fsio::{replace_with, write_atomic};
 use cnnzoo_models::{Arch, Config, Graph, Manifest, Tensor32, Weights};
 use tch::Kind;
 
@@ -34,33 +35,10 @@ impl Paths {
     }
 }
 
-/// A temporary name beside `path`, unique to this process.
-fn temp_beside(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-}
-
-/// Runs `write` on a temporary file beside `path`, then renames it over `path`.
-pub fn replace_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = temp_beside(path);
-    let result = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(io(path)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace_with(path, |tmp| {
-        let mut f = std::fs::File::create(tmp).map_err(io(tmp))?;
-        f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io(tmp))
-    })
-}
-
 /// Saves the VarStore and then the manifest, each atomically.
 pub fn save(vs: &tch::nn::VarStore, manifest: &Manifest, paths: &Paths) -> Result<()> {
     replace_with(&paths.weights, |tmp| vs.save(tmp).map_err(|source| TrainError::Torch { path: tmp.into(), source }))?;
-    write_atomic(&paths.manifest, manifest.to_json().as_bytes())
+    Ok(write_atomic(&paths.manifest, manifest.to_json().as_bytes())?)
 }
 
 pub fn read_manifest(path: &Path) -> Result<Manifest> {

@@ -1,41 +1,27 @@
-//! `--device auto|cpu|cuda|cuda:N`: an explicit request is honoured or refused.
+//! `--device auto|cpu|cuda|cuda:N` on libtorch: the syntax is the one every
+//! binary shares (`cnnzoo_models::Device`); an explicit request is honoured or
+//! refused here, `auto` prefers CUDA.
 
+use cnnzoo_models::Device as Request;
 use tch::Device;
 
 use crate::error::{Result, TrainError};
 
 pub fn parse_device(spec: &str) -> Result<Device> {
-    let cuda_count = || {
-        if tch::Cuda::is_available() {
-            tch::Cuda::device_count() as usize
-        } else {
-            0
-        }
-    };
-    match spec {
-        "auto" => Ok(if cuda_count() > 0 { Device::Cuda(0) } else { Device::Cpu }),
-        "cpu" => Ok(Device::Cpu),
-        _ => {
-            let index = match spec.strip_prefix("cuda") {
-                Some("") => 0,
-                Some(rest) => rest.strip_prefix(':').and_then(|n| n.parse::<usize>().ok()).ok_or_else(|| bad(spec))?,
-                None => return Err(bad(spec)),
-            };
-            match cuda_count() {
-                0 => Err(TrainError::Device(format!(
-                    "--device {spec}: CUDA is not available on this machine (no GPU or driver found by libtorch); use --device cpu or auto"
-                ))),
-                n if index >= n => {
-                    Err(TrainError::Device(format!("--device {spec}: this machine has {n} CUDA device(s), numbered 0 to {}", n - 1)))
-                }
-                _ => Ok(Device::Cuda(index)),
+    let cuda_count = || if tch::Cuda::is_available() { tch::Cuda::device_count() as usize } else { 0 };
+    match spec.parse::<Request>().map_err(TrainError::Device)? {
+        Request::Auto => Ok(if cuda_count() > 0 { Device::Cuda(0) } else { Device::Cpu }),
+        Request::Cpu => Ok(Device::Cpu),
+        Request::Cuda(index) => match cuda_count() {
+            0 => Err(TrainError::Device(format!(
+                "--device {spec}: CUDA is not available on this machine (no GPU or driver found by libtorch); use --device cpu or auto"
+            ))),
+            n if index >= n => {
+                Err(TrainError::Device(format!("--device {spec}: this machine has {n} CUDA device(s), numbered 0 to {}", n - 1)))
             }
-        }
+            _ => Ok(Device::Cuda(index)),
+        },
     }
-}
-
-fn bad(spec: &str) -> TrainError {
-    TrainError::Device(format!("--device {spec:?}: expected auto, cpu, cuda or cuda:N"))
 }
 
 /// `cpu` or `cuda:0`, as the d2l-style summary line prints it.

@@ -8,7 +8,7 @@ pub enum TrainError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
-    Idx(#[from] cnnzoo_infer::idx::IdxError),
+    Idx(#[from] cnnzoo_models::data::IdxError),
     #[error("{path}: {problem}")]
     Data { path: PathBuf, problem: String },
     #[error("{path}: {source}")]
@@ -26,6 +26,13 @@ pub enum TrainError {
 }
 
 pub type Result<T> = std::result::Result<T, TrainError>;
+
+/// What `cnnzoo_models::fsio` reports: the file and the I/O error.
+impl From<(PathBuf, std::io::Error)> for TrainError {
+    fn from((path, source): (PathBuf, std::io::Error)) -> Self {
+        TrainError::Io { path, source }
+    }
+}
 
 /// Attaches the path to an I/O error.
 pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {

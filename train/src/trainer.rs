@@ -205,7 +205,7 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
         }
         manifest.metrics.push(m);
         checkpoint::save(&vs, &manifest, &o.paths)?;
-        checkpoint::write_atomic(&o.paths.curves, curves_svg(o.arch.name, &manifest.metrics).as_bytes())?;
+        cnnzoo_models::fsio::write_atomic(&o.paths.curves, curves_svg(o.arch.name, &manifest.metrics).as_bytes())?;
     }
     Ok(manifest)
 }

@@ -83,7 +83,7 @@ pub fn download_fashion_mnist(dir: &Path, mirror: &Mirror) -> Result<()> {
         if found != *expected {
             return Err(fail(format!("checksum mismatch: expected {expected}, got {found}; nothing was written")));
         }
-        crate::checkpoint::write_atomic(&target, &bytes)?;
+        cnnzoo_models::fsio::write_atomic(&target, &bytes)?;
     }
     Ok(())
 }

@@ -1,31 +1,20 @@
 //! Users' own images: `DIR/train/<class>/*` and `DIR/test/<class>/*`, any size
-//! or mode, prepared by the inference side's own preprocessing function so that
-//! a model sees the same pixels in training and in service.
+//! or mode, found, decoded and prepared by the same functions inference uses
+//! (`cnnzoo_models::data` and `preprocess`), so that a model sees the same
+//! pixels in training and in service.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use cnnzoo_infer::preprocess::{open_image, preprocess, Preprocessing};
+use cnnzoo_models::data::{class_folders, collect_images, open_image};
+use cnnzoo_models::preprocess::preprocess;
+use cnnzoo_models::Preprocessing;
 use tch::{Kind, Tensor};
 
 use super::{Dataset, Split};
 use crate::error::{io, Result, TrainError};
 
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io(dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
-        .collect();
-    entries.sort();
-    Ok(entries)
-}
-
-fn class_dirs(dir: &Path) -> Result<Vec<String>> {
-    let classes: Vec<String> = sorted_entries(dir)?
-        .into_iter()
-        .filter(|p| p.is_dir())
-        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect();
+fn classes_of(dir: &Path) -> Result<Vec<String>> {
+    let classes = class_folders(dir).map_err(io(dir))?;
     if classes.is_empty() {
         return Err(TrainError::Data { path: dir.into(), problem: "holds no class folders".into() });
     }
@@ -39,7 +28,7 @@ fn split(dir: &Path, classes: &[String], prep: &Preprocessing) -> Result<Split> 
         if !class_dir.is_dir() {
             continue;
         }
-        for file in sorted_entries(&class_dir)?.into_iter().filter(|p| p.is_file()) {
+        for file in collect_images(&[class_dir]) {
             let img = open_image(&file).map_err(|e| TrainError::Data { path: file.clone(), problem: e.to_string() })?;
             pixels.extend(preprocess(&img, prep).iter());
             labels.push(label as i64);
@@ -54,11 +43,11 @@ fn split(dir: &Path, classes: &[String], prep: &Preprocessing) -> Result<Split> 
 
 /// Reads `dir/train` and `dir/test`; the classes are `train`'s subfolders, sorted.
 pub fn load_folder(dir: &Path, channels: usize, size: usize) -> Result<Dataset> {
-    let classes = class_dirs(&dir.join("train"))?;
-    if let Some(unknown) = class_dirs(&dir.join("test"))?.into_iter().find(|c| !classes.contains(c)) {
+    let classes = classes_of(&dir.join("train"))?;
+    if let Some(unknown) = classes_of(&dir.join("test"))?.into_iter().find(|c| !classes.contains(c)) {
         return Err(TrainError::Data { path: dir.join("test").join(&unknown), problem: "is a class that train/ does not have".into() });
     }
-    let prep = Preprocessing { channels, size, resize: "bilinear".into(), scale: 1.0 / 255.0, mean: None, std: None };
+    let prep = Preprocessing::bilinear_unit(channels, size);
     Ok(Dataset {
         name: format!("image folder ({})", dir.display()),
         train: split(&dir.join("train"), &classes, &prep)?,

@@ -6,7 +6,8 @@ mod folder;
 
 use std::path::Path;
 
-pub use cnnzoo_infer::idx::{read_fashion_mnist, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES};
+use cnnzoo_models::data::read_fashion_mnist;
+pub use cnnzoo_models::data::{FASHION_MNIST_CLASSES, FASHION_MNIST_FILES};
 
 use tch::{Kind, Tensor};
 

@@ -1,5 +1,6 @@
 //! The IDX format of MNIST and Fashion-MNIST, raw or gzip-compressed. The
 //! trainer reads its datasets with it and `cnnzoo-infer --eval` its test split.
+//! [`IdxSplit::image`] is the one way from its bytes to an image.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -88,6 +89,15 @@ pub struct IdxSplit {
     pub cols: usize,
     pub pixels: Vec<u8>,
     pub labels: Vec<u8>,
+}
+
+impl IdxSplit {
+    /// Image `i` as an 8-bit grayscale image (`None` past the end).
+    pub fn image(&self, i: usize) -> Option<image::GrayImage> {
+        let side = self.rows * self.cols;
+        let px = self.pixels.get(i * side..(i + 1) * side)?;
+        image::GrayImage::from_raw(self.cols as u32, self.rows as u32, px.to_vec())
+    }
 }
 
 /// Reads an image file and its label file, checking counts and label range.

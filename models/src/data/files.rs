@@ -33,3 +33,16 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// The classes of an image-folder split (`train/` or `test/`): its subfolders'
+/// names, sorted, hidden ones skipped.
+pub fn class_folders(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut classes: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    classes.sort();
+    Ok(classes)
+}
