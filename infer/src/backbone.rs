@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use image::DynamicImage;
-use ndarray::{s, Array2, Array4, ArrayView4, Axis, Ix2};
+use ndarray::{s, Array2, Array3, Array4, ArrayView4, Axis, Ix2};
 use ort::session::Session;
 use ort::value::TensorRef;
 
@@ -41,6 +41,16 @@ pub struct Prediction {
     pub class: usize,
     pub label: String,
     pub probability: f32,
+}
+
+/// What [`Backbone::for_each_batch`] hands over for each batch: row `r` of
+/// the outputs belongs to source `indices[r]`; `failures` are the sources whose
+/// input could not be made.
+#[derive(Debug)]
+pub struct Batch {
+    pub indices: Vec<usize>,
+    pub outputs: Outputs,
+    pub failures: Vec<(usize, InferError)>,
 }
 
 /// The two outputs for a batch: class scores (absent for a features-only
@@ -220,28 +230,55 @@ impl Backbone {
         Ok((logits, features))
     }
 
-    /// Preprocessed inputs for decoded images, by the model's contract.
-    pub fn prepare(&self, images: &[DynamicImage]) -> Array4<f32> {
+    /// The one batching layer: turns each source into an input with `input`
+    /// (decoding and preprocessing it), `max_batch` at a time, runs each batch,
+    /// and hands `each` the batch's outputs with the indices of the sources
+    /// they belong to, and the sources that failed with their errors. Memory
+    /// holds one batch of inputs, whatever the number of sources.
+    pub fn for_each_batch<S>(
+        &self,
+        sources: &[S],
+        input: impl Fn(&S) -> Result<Array3<f32>, InferError>,
+        mut each: impl FnMut(Batch) -> Result<(), InferError>,
+    ) -> Result<(), InferError> {
         let p = &self.card.preprocessing;
-        let mut x = Array4::zeros((images.len(), p.channels, p.size, p.size));
-        for (mut slot, img) in x.outer_iter_mut().zip(images) {
-            slot.assign(&preprocess(img, p));
+        for (chunk_index, chunk) in sources.chunks(self.max_batch).enumerate() {
+            let first = chunk_index * self.max_batch;
+            let mut x = Array4::zeros((chunk.len(), p.channels, p.size, p.size));
+            let (mut indices, mut failures) = (vec![], vec![]);
+            for (i, source) in chunk.iter().enumerate() {
+                match input(source) {
+                    Ok(one) => {
+                        x.index_axis_mut(Axis(0), indices.len()).assign(&one);
+                        indices.push(first + i);
+                    }
+                    Err(e) => failures.push((first + i, e)),
+                }
+            }
+            let outputs = if indices.is_empty() {
+                Outputs { logits: self.logits.as_ref().map(|_| Array2::zeros((0, 0))), features: Array2::zeros((0, self.feature_dim)) }
+            } else {
+                self.run(x.slice(s![..indices.len(), .., .., ..]))?
+            };
+            each(Batch { indices, outputs, failures })?;
         }
-        x
+        Ok(())
     }
 
-    /// One feature vector per image, `[N, D]`; images are preprocessed one
-    /// batch at a time, so memory stays bounded whatever N is.
+    /// The network input `[C, H, W]` for one decoded image, by the model's card.
+    pub fn input(&self, image: &DynamicImage) -> Array3<f32> {
+        preprocess(image, &self.card.preprocessing)
+    }
+
+    /// One feature vector per image, `[N, D]`, one batch in memory at a time.
     pub fn embed(&self, images: &[DynamicImage]) -> Result<Array2<f32>, InferError> {
-        let mut parts = vec![];
-        for chunk in images.chunks(self.max_batch) {
-            parts.push(self.run(self.prepare(chunk).view())?.features);
-        }
-        let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-        if views.is_empty() {
-            return Ok(Array2::zeros((0, self.feature_dim)));
-        }
-        ndarray::concatenate(Axis(0), &views).map_err(|e| InferError::Runtime(e.to_string()))
+        let mut out = Array2::zeros((0, self.feature_dim));
+        self.for_each_batch(
+            images,
+            |img| Ok(self.input(img)),
+            |batch| out.append(Axis(0), batch.outputs.features.view()).map_err(|e| InferError::Runtime(e.to_string())),
+        )?;
+        Ok(out)
     }
 
     /// The `k` most probable classes of each image, most probable first.
@@ -250,10 +287,14 @@ impl Backbone {
             return Err(InferError::Usage(format!("{}: a features-only backbone cannot classify", self.path.display())));
         }
         let mut out = vec![];
-        for chunk in images.chunks(self.max_batch) {
-            let logits = self.run(self.prepare(chunk).view())?.logits.unwrap_or_else(|| Array2::zeros((0, 0)));
-            out.extend(logits.outer_iter().map(|row| self.top_k(&row.to_vec(), k)));
-        }
+        self.for_each_batch(
+            images,
+            |img| Ok(self.input(img)),
+            |batch| {
+                out.extend(batch.outputs.logits.iter().flat_map(|l| l.outer_iter()).map(|row| self.top_k(&row.to_vec(), k)));
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 

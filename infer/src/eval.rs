@@ -5,9 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use cnnzoo_models::data::{collect_images, open_image, read_fashion_mnist, IdxSplit};
-use cnnzoo_models::preprocess::preprocess;
 use image::DynamicImage;
-use ndarray::Array4;
 
 use crate::{Backbone, InferError};
 
@@ -36,7 +34,6 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
         return Err(InferError::Usage(format!("{}: a features-only backbone has no classes to evaluate", backbone.path().display())));
     }
     let classes = &backbone.card().classes;
-    let p = &backbone.card().preprocessing;
     let started = Instant::now();
     let split;
     let (examples, labels): (Vec<Example>, Vec<usize>) = if dir.join("test").is_dir() {
@@ -50,20 +47,23 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
         ((0..split.count).map(|i| Example::Idx(&split, i)).collect(), split.labels.iter().map(|&l| l as usize).collect())
     };
     let mut predictions = Vec::with_capacity(examples.len());
-    for chunk in examples.chunks(backbone.max_batch()) {
-        let mut x = Array4::zeros((chunk.len(), p.channels, p.size, p.size));
-        for (mut slot, example) in x.outer_iter_mut().zip(chunk) {
-            let img = match example {
-                Example::File(path) => open_image(path)?,
-                Example::Idx(split, i) => DynamicImage::ImageLuma8(
-                    split.image(*i).ok_or_else(|| InferError::Usage(format!("{}: IDX image {i} is missing", dir.display())))?,
-                ),
-            };
-            slot.assign(&preprocess(&img, p));
+    let input = |example: &Example| {
+        let img = match example {
+            Example::File(path) => open_image(path)?,
+            Example::Idx(split, i) => DynamicImage::ImageLuma8(
+                split.image(*i).ok_or_else(|| InferError::Usage(format!("{}: IDX image {i} is missing", dir.display())))?,
+            ),
+        };
+        Ok(backbone.input(&img))
+    };
+    backbone.for_each_batch(&examples, input, |batch| match batch.failures.into_iter().next() {
+        // A test set is all or nothing: an unreadable example would skew the accuracy.
+        Some((_, e)) => Err(e),
+        None => {
+            predictions.extend(batch.outputs.logits.iter().flat_map(|l| l.outer_iter()).map(|r| argmax(r.iter().copied())));
+            Ok(())
         }
-        let logits = backbone.run(x.view())?.logits.unwrap_or_default();
-        predictions.extend(logits.outer_iter().map(|r| argmax(r.iter().copied())));
-    }
+    })?;
     let k = classes.len().max(predictions.iter().copied().max().map_or(0, |m| m + 1));
     let mut confusion = vec![vec![0usize; k]; k];
     for (&t, &p) in labels.iter().zip(&predictions) {

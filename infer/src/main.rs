@@ -9,9 +9,9 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use cnnzoo_infer::npy::npy_bytes;
-use cnnzoo_infer::{collect_images, evaluate, open_image, preprocess, Backbone, BackboneOptions, InferError};
+use cnnzoo_infer::{collect_images, evaluate, open_image, Backbone, BackboneOptions, InferError};
 use cnnzoo_models::fsio::{write_atomic, AtomicFile};
-use ndarray::{Array2, Array3, Array4};
+use ndarray::Array2;
 
 const EXAMPLES: &str = "Examples:
   cnnzoo-infer --backbone densenet shoe.png bag.jpg   # top-5 classes per image
@@ -114,12 +114,6 @@ impl Out {
     }
 }
 
-/// `[N, C, H, W]` from preprocessed images.
-fn stack<'a>(xs: impl Iterator<Item = &'a Array3<f32>>) -> anyhow::Result<Array4<f32>> {
-    let views: Vec<_> = xs.map(|x| x.view()).collect();
-    Ok(ndarray::stack(ndarray::Axis(0), &views)?)
-}
-
 /// Writes `[N, D]` float32 as a `.npy` file, whole or not at all.
 fn write_npy(path: &Path, a: &Array2<f32>) -> anyhow::Result<()> {
     write_atomic(path, &npy_bytes(a)).map_err(|(p, e)| anyhow::anyhow!("writing {}: {e}", p.display()))
@@ -139,57 +133,51 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
         (Some(p), true) => Some(AtomicFile::create(p).with_context(|| format!("creating {}", p.display()))?),
         _ => None,
     };
-    let (mut failed, mut done, mut all_features, mut paths) = (0usize, 0usize, vec![], vec![]);
+    if !cli.features && !backbone.has_logits() {
+        bail!("{}: this model has no classifier head (exported with --features-only): use --features", backbone.path().display());
+    }
+    let (mut failed, mut done, mut all_features) = (0usize, 0usize, Array2::zeros((0, backbone.feature_dim())));
+    let mut embedded_paths: Vec<&PathBuf> = vec![];
     let started = Instant::now();
-    for chunk in files.chunks(backbone.max_batch()) {
-        // Each image is preprocessed as soon as it is decoded, so at most one
-        // full-size image is in memory at a time.
-        let mut images: Vec<(PathBuf, Array3<f32>)> = vec![];
-        for path in chunk {
-            match open_image(path) {
-                Ok(img) => images.push((path.clone(), preprocess(&img, &backbone.card().preprocessing))),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    failed += 1;
-                }
-            }
+    // Each image is preprocessed as soon as it is decoded: one batch of inputs in memory.
+    let input = |path: &PathBuf| Ok(backbone.input(&open_image(path)?));
+    backbone.for_each_batch(&files, input, |batch| {
+        for (_, e) in &batch.failures {
+            eprintln!("error: {e}");
         }
-        if images.is_empty() {
-            continue;
-        }
-        let result = backbone.run(stack(images.iter().map(|(_, x)| x))?.view())?;
-        done += images.len();
+        failed += batch.failures.len();
+        done += batch.indices.len();
+        let write = |r: anyhow::Result<()>| r.map_err(|e| InferError::Runtime(format!("{e:#}")));
         if cli.features {
-            for ((path, _), row) in images.iter().zip(result.features.outer_iter()) {
-                let line = serde_json::json!({"path": path, "features": row.to_vec()}).to_string();
+            for (&i, row) in batch.indices.iter().zip(batch.outputs.features.outer_iter()) {
+                let line = serde_json::json!({"path": files[i], "features": row.to_vec()}).to_string();
                 match (&mut sink, cli.format) {
-                    (Some(f), _) => writeln!(f, "{line}")?,
-                    (None, Format::Jsonl) => out.line(&line)?,
+                    (Some(f), _) => write(writeln!(f, "{line}").map_err(Into::into))?,
+                    (None, Format::Jsonl) => write(out.line(&line))?,
                     (None, Format::Npy) => {}
                 }
-                paths.push(path.clone());
+                embedded_paths.push(&files[i]);
             }
-            all_features.push(result.features);
-            continue;
+            all_features.append(ndarray::Axis(0), batch.outputs.features.view()).map_err(|e| InferError::Runtime(e.to_string()))?;
+            return Ok(());
         }
-        let logits = result.logits.context("this model has no classifier head (exported with --features-only): use --features")?;
-        for ((path, _), row) in images.iter().zip(logits.outer_iter()) {
+        for (&i, row) in batch.indices.iter().zip(batch.outputs.logits.iter().flat_map(|l| l.outer_iter())) {
             let top = backbone.top_k(&row.to_vec(), cli.top_k);
-            if cli.json {
+            let line = if cli.json {
                 let top: Vec<_> =
                     top.iter().map(|p| serde_json::json!({"class": p.class, "label": p.label, "probability": p.probability})).collect();
-                out.line(&serde_json::json!({"path": path, "top": top}).to_string())?;
+                serde_json::json!({"path": files[i], "top": top}).to_string()
             } else {
                 let labels: Vec<String> = top.iter().map(|p| format!("{} {:.3}", p.label, p.probability)).collect();
-                out.line(&format!("{}: {}", path.display(), labels.join(", ")))?;
-            }
+                format!("{}: {}", files[i].display(), labels.join(", "))
+            };
+            write(out.line(&line))?;
         }
-    }
+        Ok(())
+    })?;
     if let (true, Format::Npy, Some(path)) = (cli.features, cli.format, &cli.output) {
-        let views: Vec<_> = all_features.iter().map(|a| a.view()).collect();
-        let all = if views.is_empty() { Array2::zeros((0, 0)) } else { ndarray::concatenate(ndarray::Axis(0), &views)? };
-        write_npy(path, &all)?;
-        for p in &paths {
+        write_npy(path, &all_features)?;
+        for p in &embedded_paths {
             out.line(&p.display().to_string())?;
         }
     }
