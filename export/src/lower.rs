@@ -224,3 +224,33 @@ pub fn lower(graph: &Graph, weights: &Weights, opts: &ExportOptions) -> Result<M
         ..Default::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{fold_into_conv, ir_version};
+
+    #[test]
+    fn the_ir_version_is_the_one_each_opset_shipped_with() {
+        let cases = [(11, 6), (12, 7), (14, 7), (15, 8), (17, 8), (18, 8), (19, 9), (20, 9), (21, 10)];
+        for (opset, ir) in cases {
+            assert_eq!(ir_version(opset), ir, "opset {opset}");
+        }
+    }
+
+    #[test]
+    fn folding_a_batch_norm_gives_the_same_outputs() {
+        // Two output channels, three weights each; BN with distinct statistics per channel.
+        let (w, b) = ([1.0f32, -2.0, 0.5, 3.0, 0.25, -1.0], [0.5f32, -1.5]);
+        let (gamma, beta, mean, var) = ([2.0f32, 0.5], [0.1f32, -0.2], [0.3f32, -0.4], [4.0f32, 0.25]);
+        let eps = 1e-5;
+        let (w2, b2) = fold_into_conv(&w, &b, [&gamma, &beta, &mean, &var], eps);
+        // For any input x, BN(conv(x)) == conv'(x), channel by channel.
+        let x = [0.7f32, -1.1, 2.0];
+        for o in 0..2 {
+            let conv: f32 = (0..3).map(|i| w[o * 3 + i] * x[i]).sum::<f32>() + b[o];
+            let bn = (conv - mean[o]) / (var[o] + eps as f32).sqrt() * gamma[o] + beta[o];
+            let folded: f32 = (0..3).map(|i| w2[o * 3 + i] * x[i]).sum::<f32>() + b2[o];
+            assert!((bn - folded).abs() < 1e-5, "channel {o}: {bn} vs {folded}");
+        }
+    }
+}

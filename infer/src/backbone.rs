@@ -298,13 +298,46 @@ impl Backbone {
         Ok(out)
     }
 
-    /// Softmax over `logits`, then the `k` largest.
+    /// Softmax over `logits`, then the `k` largest, labelled by the card.
     pub fn top_k(&self, logits: &[f32], k: usize) -> Vec<Prediction> {
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let exp: Vec<f32> = logits.iter().map(|v| (v - max).exp()).collect();
-        let sum: f32 = exp.iter().sum();
-        let mut order: Vec<usize> = (0..logits.len()).collect();
-        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
-        order.into_iter().take(k).map(|class| Prediction { class, label: self.card.label(class), probability: exp[class] / sum }).collect()
+        top_k(logits, k).into_iter().map(|(class, probability)| Prediction { class, label: self.card.label(class), probability }).collect()
+    }
+}
+
+/// Softmax over `logits` (shifted by the maximum, so large logits cannot
+/// overflow), then the `k` most probable classes, ties to the lower index.
+fn top_k(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|v| (v - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+    order.into_iter().take(k).map(|class| (class, exp[class] / sum)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{top_k, valid_name};
+
+    #[test]
+    fn top_k_is_a_sorted_softmax() {
+        let t = top_k(&[1.0, 3.0, 3.0, -2.0], 3);
+        assert_eq!(t.iter().map(|p| p.0).collect::<Vec<_>>(), [1, 2, 0]);
+        let z = 1.0f32.exp() + 2.0 * 3.0f32.exp() + (-2.0f32).exp();
+        assert!((t[0].1 - 3.0f32.exp() / z).abs() < 1e-6 && (t[2].1 - 1.0f32.exp() / z).abs() < 1e-6);
+        // Huge logits stay finite; k beyond the classes gives them all.
+        let big = top_k(&[1000.0, 999.0], 5);
+        assert_eq!(big.len(), 2);
+        assert!(big.iter().all(|p| p.1.is_finite()) && (big[0].1 + big[1].1 - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn backbone_names_are_names_not_paths() {
+        for good in ["lenet", "resnet18", "my-net_v2.1"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in ["", ".hidden", "../lenet", "a/b", "/etc/passwd", "a b", "naïve"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
     }
 }

@@ -141,3 +141,42 @@ pub fn preprocess(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
     }
     x
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn taps_follow_libtorch_half_pixel_centres() {
+        // Downscaling 4 -> 2: centres at 0.5 and 2.5, halfway between neighbours.
+        assert_eq!(taps(2, 4), [(0, 1, 0.5), (2, 3, 0.5)]);
+        // Upscaling 2 -> 4: the inside interpolates by quarters; past the last
+        // centre both taps are the edge pixel (the weight then does not matter).
+        assert_eq!(taps(4, 2), [(0, 1, 0.0), (0, 1, 0.25), (0, 1, 0.75), (1, 1, 0.25)]);
+        // One input pixel: every output takes it.
+        assert!(taps(3, 1).iter().all(|&(a, b, _)| a == 0 && b == 0));
+    }
+
+    #[test]
+    fn luma_alpha_scale_and_normalization() {
+        let img = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(2, 2, image::Rgba([200, 100, 50, 128])));
+        let p = Preprocessing { scale: 1.0, ..Preprocessing::bilinear_unit(1, 2) };
+        let expected = (0.299 * 200.0 + 0.587 * 100.0 + 0.114 * 50.0) * (128.0 / 255.0);
+        assert!((preprocess(&img, &p)[[0, 1, 1]] - expected).abs() < 1e-3);
+        let rgb = Preprocessing { mean: Some(vec![0.5; 3]), std: Some(vec![0.25; 3]), ..Preprocessing::bilinear_unit(3, 1) };
+        let x = preprocess(&DynamicImage::ImageRgb8(image::RgbImage::from_pixel(3, 3, image::Rgb([255, 0, 51]))), &rgb);
+        let got: Vec<f32> = x.iter().copied().collect();
+        for (g, e) in got.iter().zip([2.0, -2.0, -1.2]) {
+            assert!((g - e).abs() < 1e-5, "{got:?}");
+        }
+    }
+
+    #[test]
+    fn validation_accepts_the_trainers_cards() {
+        assert!(Preprocessing::bilinear_unit(1, 28).validate().is_ok());
+        assert!(Preprocessing::bilinear_unit(3, 224).validate().is_ok());
+        assert!(Preprocessing { scale: f32::NAN, ..Preprocessing::bilinear_unit(1, 28) }.validate().unwrap_err().contains("scale"));
+        assert!(Preprocessing::bilinear_unit(1, 0).validate().unwrap_err().contains("size 0"));
+    }
+}

@@ -36,23 +36,25 @@ impl Mirror {
     /// Checksums from `md5sum`/`sha256sum` output: `HEX  NAME` per line.
     pub fn with_checksum_file(base_url: &str, path: &Path) -> Result<Mirror> {
         let text = std::fs::read_to_string(path).map_err(io(path))?;
-        let mut checksums = BTreeMap::new();
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let mut parts = line.split_whitespace();
-            match (parts.next(), parts.next()) {
-                (Some(hex), Some(name)) if matches!(hex.len(), 32 | 64) && hex.chars().all(|c| c.is_ascii_hexdigit()) => {
-                    checksums.insert(name.trim_start_matches('*').to_string(), hex.to_ascii_lowercase());
-                }
-                _ => {
-                    return Err(TrainError::Data {
-                        path: path.into(),
-                        problem: format!("line {}: expected `HEX  FILENAME` (MD5 or SHA-256)", i + 1),
-                    })
-                }
-            }
-        }
+        let checksums = parse_checksums(&text).map_err(|problem| TrainError::Data { path: path.into(), problem })?;
         Ok(Mirror { base_url: base_url.into(), checksums })
     }
+}
+
+/// `md5sum`/`sha256sum` output (`HEX  NAME`, `*NAME` in binary mode) as a map
+/// from file name to lowercase hex; blank lines are skipped.
+fn parse_checksums(text: &str) -> std::result::Result<BTreeMap<String, String>, String> {
+    let mut checksums = BTreeMap::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let mut parts = line.split_whitespace();
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(hex), Some(name), None) if matches!(hex.len(), 32 | 64) && hex.chars().all(|c| c.is_ascii_hexdigit()) => {
+                checksums.insert(name.trim_start_matches('*').to_string(), hex.to_ascii_lowercase());
+            }
+            _ => return Err(format!("line {}: expected `HEX  FILENAME` (MD5 or SHA-256)", i + 1)),
+        }
+    }
+    Ok(checksums)
 }
 
 fn hex_digest(expected: &str, bytes: &[u8]) -> String {
@@ -86,4 +88,28 @@ pub fn download_fashion_mnist(dir: &Path, mirror: &Mirror) -> Result<()> {
         cnnzoo_models::fsio::write_atomic(&target, &bytes)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::{hex_digest, parse_checksums};
+
+    #[test]
+    fn checksum_lists_parse_as_md5sum_and_sha256sum_print_them() {
+        let md5 = "D41D8CD98F00B204E9800998ECF8427E";
+        let sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let sums = parse_checksums(&format!("{md5}  a.gz\n\n{sha} *b.gz\n")).unwrap();
+        assert_eq!(sums["a.gz"], md5.to_ascii_lowercase());
+        assert_eq!(sums["b.gz"], sha);
+        for bad in ["abc  a.gz", "d41d8cd98f00b204e9800998ecf8427e", "zz1d8cd98f00b204e9800998ecf8427e  a.gz", &format!("{md5}  a b")] {
+            assert!(parse_checksums(bad).unwrap_err().contains("line 1"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_digest_follows_the_expected_length() {
+        assert_eq!(hex_digest(&"0".repeat(32), b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(hex_digest(&"0".repeat(64), b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
 }
