@@ -8,6 +8,8 @@
 #[path = "../support/data.rs"]
 mod data;
 use data::fashion_mnist;
+#[path = "../support/every.rs"]
+mod every;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,7 +17,7 @@ use std::process::Command;
 use cnnzoo_export::{lower, ExportOptions};
 use cnnzoo_infer::{Backbone, BackboneOptions, Device};
 use cnnzoo_models::CardOverrides;
-use cnnzoo_models::{ParamRole, Weights, ARCHS};
+use cnnzoo_models::{ParamRole, Weights};
 use cnnzoo_train::data::load_idx;
 use cnnzoo_train::trainer::batch_input;
 use cnnzoo_train::Net;
@@ -70,7 +72,7 @@ fn onnx_runtime_matches_libtorch_for_every_network() {
     let data = load_idx(&fashion_mnist()).unwrap();
     let images = data.test.take(64).images;
     let dir = tempfile::tempdir().unwrap();
-    for arch in ARCHS {
+    every::every_network(|arch| {
         let size = arch.recipe.size;
         tch::manual_seed(3);
         let vs = VarStore::new(TchDevice::Cpu);
@@ -127,5 +129,5 @@ fn onnx_runtime_matches_libtorch_for_every_network() {
             assert!(max_rel_err(py_logits.view(), logits.view()) <= 1e-4, "{}: python logits", f.display());
             assert!(max_rel_err(py_features.view(), features.view()) <= 1e-4, "{}: python features", f.display());
         }
-    }
+    });
 }

@@ -6,8 +6,10 @@
 #[path = "../../tests/support/data.rs"]
 mod data;
 use data::fashion_mnist;
+#[path = "../../tests/support/every.rs"]
+mod every;
+use every::every_network;
 
-use cnnzoo_models::ARCHS;
 use cnnzoo_train::data::load_idx;
 use cnnzoo_train::trainer::batch_input;
 use cnnzoo_train::Net;
@@ -20,7 +22,7 @@ static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[test]
 fn inferred_shapes_equal_tch_shapes_for_every_network() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    for arch in ARCHS {
+    every_network(|arch| {
         let graph = arch.build(&arch.default_config()).unwrap();
         let vs = VarStore::new(Device::Cpu);
         let net = Net::new(&vs.root(), graph.clone());
@@ -40,7 +42,7 @@ fn inferred_shapes_equal_tch_shapes_for_every_network() {
         assert_eq!(stored, named, "{}", arch.name);
         let trainable: i64 = vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
         assert_eq!(trainable as usize, graph.parameter_count(), "{}", arch.name);
-    }
+    });
 }
 
 #[test]
@@ -48,7 +50,7 @@ fn a_few_sgd_steps_lower_the_loss_of_every_network() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
     let data = load_idx(&fashion_mnist()).unwrap();
     let batch = data.train.take(16);
-    for arch in ARCHS {
+    every_network(|arch| {
         tch::manual_seed(0);
         let vs = VarStore::new(Device::Cpu);
         let net = Net::new(&vs.root(), arch.build(&arch.default_config()).unwrap());
@@ -70,5 +72,5 @@ fn a_few_sgd_steps_lower_the_loss_of_every_network() {
         }
         let after = loss(&net);
         assert!(after < before, "{}: loss {before:.4} -> {after:.4}", arch.name);
-    }
+    });
 }
