@@ -14,9 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let split = cnnzoo_infer::read_fashion_mnist(data.as_ref(), "t10k", 10)?;
     let out = PathBuf::from(out);
     std::fs::create_dir_all(&out)?;
-    let side = split.rows * split.cols;
-    for (i, (px, &label)) in split.pixels.chunks(side).zip(&split.labels).take(n).enumerate() {
-        let img = image::GrayImage::from_raw(split.cols as u32, split.rows as u32, px.to_vec()).ok_or("bad IDX image size")?;
+    for (i, &label) in split.labels.iter().enumerate().take(n) {
+        let img = split.image(i).ok_or("bad IDX image size")?;
         img.save(out.join(format!("{i:05}-{}.png", CLASSES[label as usize])))?;
     }
     eprintln!("wrote {} images to {}", n.min(split.count), out.display());

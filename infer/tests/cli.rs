@@ -46,14 +46,10 @@ fn eval_prints_the_library_evaluation() {
 fn test_pngs(dir: &Path, n: usize) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
     let split = cnnzoo_infer::read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
-    split
-        .pixels
-        .chunks(784)
-        .take(n)
-        .enumerate()
-        .map(|(i, px)| {
+    (0..n)
+        .map(|i| {
             let p = dir.join(format!("{i:05}.png"));
-            image::GrayImage::from_raw(28, 28, px.to_vec()).unwrap().save(&p).unwrap();
+            split.image(i).unwrap().save(&p).unwrap();
             p
         })
         .collect()
@@ -85,12 +81,7 @@ fn png_files_classify_and_embed_as_the_idx_path_does() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let split = cnnzoo_infer::read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
-    let images: Vec<image::DynamicImage> = split
-        .pixels
-        .chunks(784)
-        .take(2)
-        .map(|px| image::DynamicImage::ImageLuma8(image::GrayImage::from_raw(28, 28, px.to_vec()).unwrap()))
-        .collect();
+    let images: Vec<image::DynamicImage> = (0..2).map(|i| split.image(i).unwrap().into()).collect();
     let lib = cpu_backbone().embed(&images).unwrap();
     for (line, row) in String::from_utf8_lossy(&o.stdout).lines().zip(lib.outer_iter()) {
         let v: Value = serde_json::from_str(line).unwrap();

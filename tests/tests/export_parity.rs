@@ -17,36 +17,17 @@ use std::process::Command;
 use cnnzoo_export::{lower, ExportOptions};
 use cnnzoo_infer::{Backbone, BackboneOptions, Device};
 use cnnzoo_models::CardOverrides;
-use cnnzoo_models::{ParamRole, Weights};
 use cnnzoo_train::data::load_idx;
 use cnnzoo_train::trainer::batch_input;
 use cnnzoo_train::Net;
 use ndarray::{Array2, Array4, ArrayView2};
 use tch::nn::VarStore;
-use tch::{Device as TchDevice, Kind, Tensor};
+use tch::{Device as TchDevice, Tensor};
 
 fn python() -> PathBuf {
     let venv =
         std::env::var_os("VIRTUAL_ENV").expect("run the tests through scripts/test.sh (it activates the venv with onnx and onnxruntime)");
     PathBuf::from(venv).join("bin/python")
-}
-
-/// Random batch-norm statistics and affine parameters, so that folding is
-/// really exercised (fresh ones are the identity).
-fn randomize_batch_norms(net: &mut Net) {
-    let mut w: Weights = net.weights();
-    for p in net.graph().params() {
-        let (lo, hi) = match p.role {
-            ParamRole::Scale => (0.5, 1.5),
-            ParamRole::Shift => (-0.2, 0.2),
-            ParamRole::RunningMean => (-0.3, 0.3),
-            ParamRole::RunningVar => (0.5, 2.0),
-            _ => continue,
-        };
-        let t = Tensor::rand([p.numel() as i64], (Kind::Float, TchDevice::Cpu)) * (hi - lo) + lo;
-        w.0.get_mut(&p.name).unwrap().data = Vec::<f32>::try_from(t).unwrap();
-    }
-    net.load(&w).unwrap();
 }
 
 fn to_array2(t: &Tensor) -> Array2<f32> {
@@ -77,7 +58,7 @@ fn onnx_runtime_matches_libtorch_for_every_network() {
         tch::manual_seed(3);
         let vs = VarStore::new(TchDevice::Cpu);
         let mut net = Net::new(&vs.root(), arch.build(&arch.default_config()).unwrap());
-        randomize_batch_norms(&mut net);
+        cnnzoo_tests::randomize_batch_norms(&mut net).unwrap();
         let x = batch_input(&images, TchDevice::Cpu, size);
         let (logits, features) = tch::no_grad(|| net.forward_eval(&x));
         let (logits, features) = (to_array2(&logits), to_array2(&features));

@@ -84,8 +84,7 @@ fn preprocessing_matches_the_trainers_libtorch_resize() {
     let split = read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
     let p = Preprocessing::bilinear_unit(1, 96);
     for i in 0..8 {
-        let img =
-            image::DynamicImage::ImageLuma8(image::GrayImage::from_raw(28, 28, split.pixels[i * 784..(i + 1) * 784].to_vec()).unwrap());
+        let img = image::DynamicImage::ImageLuma8(split.image(i).unwrap());
         let ours = preprocess(&img, &p);
         let theirs: Vec<f32> = Vec::try_from(torch.get(i as i64).view(-1)).unwrap();
         let err = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
@@ -104,12 +103,7 @@ fn one_backbone_serves_eight_threads_exactly_as_one() {
     let t = trained();
     let backbone = Backbone::open(&t.onnx, &BackboneOptions { device: Device::Cpu, max_batch: 7, ..Default::default() }).unwrap();
     let split = read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
-    let images: Vec<image::DynamicImage> = split
-        .pixels
-        .chunks(784)
-        .take(40)
-        .map(|px| image::DynamicImage::ImageLuma8(image::GrayImage::from_raw(28, 28, px.to_vec()).unwrap()))
-        .collect();
+    let images: Vec<image::DynamicImage> = (0..40).map(|i| split.image(i).unwrap().into()).collect();
     let sequential = backbone.embed(&images).unwrap();
     let top = backbone.classify(&images, 3).unwrap();
     assert_eq!(sequential.shape(), [40, 84]);

@@ -10,7 +10,7 @@ mod every;
 
 use cnnzoo_export::{lower, ExportOptions};
 use cnnzoo_infer::{Backbone, BackboneOptions, Device};
-use cnnzoo_models::{Builder, CardOverrides, Conv, Graph, ModelError, ParamRole, Pool, ValueId};
+use cnnzoo_models::{Builder, CardOverrides, Conv, Graph, ModelError, Pool, ValueId};
 use cnnzoo_train::Net;
 use tch::nn::VarStore;
 use tch::{Device as TchDevice, Kind, Tensor};
@@ -63,23 +63,6 @@ fn one_op_graph(define: Define) -> Graph {
     b.finish("one-op", logits, features)
 }
 
-/// Batch-norm statistics away from the identity, so that BN and its folding count.
-fn randomize_batch_norms(net: &mut Net) {
-    let mut w = net.weights();
-    for p in net.graph().params() {
-        let (lo, hi) = match p.role {
-            ParamRole::Scale => (0.5, 1.5),
-            ParamRole::Shift => (-0.2, 0.2),
-            ParamRole::RunningMean => (-0.3, 0.3),
-            ParamRole::RunningVar => (0.5, 2.0),
-            _ => continue,
-        };
-        let t = Tensor::rand([p.numel() as i64], (Kind::Float, TchDevice::Cpu)) * (hi - lo) + lo;
-        w.0.get_mut(&p.name).unwrap().data = Vec::<f32>::try_from(t).unwrap();
-    }
-    net.load(&w).unwrap();
-}
-
 #[test]
 fn every_op_lowers_to_what_libtorch_computes() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,7 +73,7 @@ fn every_op_lowers_to_what_libtorch_computes() {
             tch::manual_seed(11);
             let vs = VarStore::new(TchDevice::Cpu);
             let mut net = Net::new(&vs.root(), one_op_graph(define));
-            randomize_batch_norms(&mut net);
+            cnnzoo_tests::randomize_batch_norms(&mut net).unwrap();
             let x = Tensor::randn([5, CHANNELS as i64, SIZE as i64, SIZE as i64], (Kind::Float, TchDevice::Cpu));
             let (_, expected) = tch::no_grad(|| net.forward_eval(&x));
             let expected: Vec<f32> = Vec::try_from(expected.contiguous().view(-1)).unwrap();
