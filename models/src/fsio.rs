@@ -1,14 +1,63 @@
-//! Every output file is written whole or not at all: into a temporary file
-//! beside it, synced, then renamed over it. A crash or a failed run leaves the
-//! previous file as it was, and a failed write removes its temporary.
+//! Files in and out. Inputs: only regular files are opened (a FIFO would
+//! block, a device never end), and reads are bounded. Outputs are written
+//! whole or not at all: into a temporary file beside them, synced, then
+//! renamed over them. A crash or a failed run leaves the previous file as it
+//! was; a failed write removes its temporary, and temporaries left by dead
+//! processes are swept on the next write beside them.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+/// Checks that `path` is a regular file (following symlinks) before anything
+/// opens it; its size on success.
+pub fn check_regular(path: &Path) -> std::io::Result<u64> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_file() {
+        return Ok(meta.len());
+    }
+    let what = if meta.is_dir() { "a directory" } else { "not a regular file (a FIFO, socket or device)" };
+    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("is {what}")))
+}
+
+/// Reads a regular file of at most `limit` bytes.
+pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let len = check_regular(path)?;
+    if len > limit {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{len} bytes, more than the {limit} this reader accepts")));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    // `take` bounds it even if the file grows while it is read.
+    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("grew past the {limit} bytes this reader accepts")));
+    }
+    Ok(bytes)
+}
 
 /// A temporary name beside `path`, unique to this process.
 pub fn temp_beside(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    sweep_stale(path);
+    path.with_file_name(format!(".{}.{}.tmp", file_name(path), std::process::id()))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Removes `.NAME.PID.tmp` files beside `path` whose process is gone (a
+/// killed run's leftovers: hundreds of MB for AlexNet).
+fn sweep_stale(path: &Path) {
+    let prefix = format!(".{}.", file_name(path));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".tmp")).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Runs `write` on a temporary file beside `path`, then renames it over `path`.
@@ -92,6 +141,35 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary was left behind");
         write_atomic(&path, b"second").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
+    }
+
+    #[test]
+    fn only_regular_files_are_read_and_only_within_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"12345").unwrap();
+        assert_eq!(read_bounded(&file, 5).unwrap(), b"12345");
+        assert!(read_bounded(&file, 4).unwrap_err().to_string().contains("more than the 4"));
+        assert!(check_regular(dir.path()).unwrap_err().to_string().contains("directory"));
+        let fifo = dir.path().join("fifo.png");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(check_regular(&fifo).unwrap_err().to_string().contains("FIFO"));
+    }
+
+    #[test]
+    fn temporaries_of_dead_processes_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.onnx");
+        // pid_max is at most 2^22 on Linux: this process cannot exist.
+        let stale = dir.path().join(".model.onnx.4194305.tmp");
+        let live = dir.path().join(format!(".model.onnx.{}.tmp", std::process::id() + 0));
+        let other = dir.path().join(".other.onnx.4194305.tmp");
+        for p in [&stale, &other] {
+            std::fs::write(p, b"half").unwrap();
+        }
+        write_atomic(&path, b"whole").unwrap();
+        assert!(!stale.exists() && other.exists() && !live.exists());
+        assert_eq!(std::fs::read(&path).unwrap(), b"whole");
     }
 
     #[test]
