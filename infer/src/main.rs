@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use cnnzoo_infer::npy::npy_bytes;
 use cnnzoo_infer::{collect_images, evaluate, open_image, Backbone, BackboneOptions, InferError};
+use cnnzoo_models::flags::at_least_one;
 use cnnzoo_models::fsio::{write_atomic, AtomicFile};
 use ndarray::Array2;
 
@@ -40,7 +41,7 @@ struct Cli {
     #[arg(long)]
     model_dir: Option<PathBuf>,
     /// Classes shown per image.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = at_least_one)]
     top_k: usize,
     /// Write feature vectors instead of classes.
     #[arg(long)]
@@ -55,13 +56,13 @@ struct Cli {
     #[arg(long)]
     json: bool,
     /// Images per ONNX Runtime run.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = at_least_one)]
     batch_size: usize,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
     /// ONNX Runtime intra-op threads [default: all cores].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     threads: Option<usize>,
     /// Print the version, the ONNX Runtime loaded and the execution providers it offers.
     #[arg(short = 'V', long)]
@@ -75,7 +76,7 @@ fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
     let opts = BackboneOptions {
         device: cli.device.parse().map_err(InferError::Usage)?,
         threads: cli.threads,
-        max_batch: cli.batch_size.max(1),
+        max_batch: cli.batch_size,
         ..Default::default()
     };
     match (&cli.model, &cli.backbone) {

@@ -17,6 +17,7 @@ pub mod card;
 pub mod data;
 mod device;
 mod error;
+pub mod flags;
 pub mod fsio;
 mod graph;
 mod manifest;

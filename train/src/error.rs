@@ -11,7 +11,8 @@ pub enum TrainError {
     Idx(#[from] cnnzoo_models::data::IdxError),
     #[error("{path}: {problem}")]
     Data { path: PathBuf, problem: String },
-    #[error("{path}: {source}")]
+    /// libtorch's message, cut to its first line: the C++ stack frames after it help no user.
+    #[error("{path}: {}", first_line(source))]
     Torch { path: PathBuf, source: tch::TchError },
     #[error("{path}: checkpoint does not fit {arch}: {source}")]
     Checkpoint { path: PathBuf, arch: String, source: cnnzoo_models::ModelError },
@@ -21,11 +22,18 @@ pub enum TrainError {
     Model(#[from] cnnzoo_models::ModelError),
     #[error("training diverged at epoch {epoch}, batch {batch}: the loss is {loss}; kept the checkpoint of the last finished epoch ({kept}); try a smaller --lr")]
     Diverged { epoch: usize, batch: usize, loss: f64, kept: usize },
+    #[error("{dataset}: {problem}")]
+    Empty { dataset: String, problem: String },
     #[error("download of {url}: {problem}")]
     Download { url: String, problem: String },
 }
 
 pub type Result<T> = std::result::Result<T, TrainError>;
+
+fn first_line(e: &tch::TchError) -> String {
+    let text = e.to_string();
+    text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("libtorch failed").to_string()
+}
 
 /// What `cnnzoo_models::fsio` reports: the file and the I/O error.
 impl From<(PathBuf, std::io::Error)> for TrainError {

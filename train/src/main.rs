@@ -4,13 +4,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{anyhow, bail, Context};
 use clap::Parser;
+use cnnzoo_models::data::IdxError;
+use cnnzoo_models::flags::{at_least_one, positive_number};
 use cnnzoo_models::{Arch, Config, Graph, ARCHS};
 use cnnzoo_train::checkpoint::Paths;
 use cnnzoo_train::data::{self, Mirror};
 use cnnzoo_train::device::parse_device;
 use cnnzoo_train::trainer::{self, Options};
+use cnnzoo_train::TrainError;
 
 const EXAMPLES: &str = "Examples:
   cnnzoo-train --arch lenet                      # the seed recipe: 10 epochs, batch 256, lr 0.9
@@ -42,17 +45,17 @@ struct Cli {
     #[arg(long)]
     epochs: Option<usize>,
     /// Batch size [default: the recipe's].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     batch_size: Option<usize>,
     /// Learning rate [default: the recipe's].
-    #[arg(long)]
+    #[arg(long, value_parser = positive_number)]
     lr: Option<f64>,
     /// Input side in pixels [default: the recipe's].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     size: Option<usize>,
-    /// Seed of initialization, shuffling and dropout.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    /// Seed of initialization, shuffling and dropout [default: 42].
+    #[arg(long)]
+    seed: Option<u64>,
     /// auto, cpu, cuda or cuda:N (auto prefers CUDA).
     #[arg(long, default_value = "auto")]
     device: String,
@@ -72,24 +75,49 @@ struct Cli {
     /// md5sum/sha256sum-style list of the mirror's checksums.
     #[arg(long, requires = "mirror")]
     checksums: Option<PathBuf>,
-    /// Output stem: writes OUT.ot, OUT.json, OUT.svg [default: runs/ARCH].
+    /// Output stem: writes OUT.ot, OUT.json, OUT.svg; a folder (DIR/) means DIR/ARCH [default: runs/ARCH].
     #[arg(short, long)]
     out: Option<PathBuf>,
     /// Continue the checkpoint at --out from its last finished epoch.
     #[arg(long)]
     resume: bool,
     /// Use only the first N training examples.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     train_limit: Option<usize>,
     /// Use only the first N test examples.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     test_limit: Option<usize>,
     /// CPU threads for libtorch [default: all cores].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     threads: Option<usize>,
+    /// Train on an image folder with a single class (a classifier that cannot be wrong).
+    #[arg(long)]
+    allow_one_class: bool,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// `--resume` continues with the checkpoint's recipe; a flag that says
+/// otherwise is refused rather than silently ignored.
+fn refuse_contradictions(cli: &Cli, paths: &Paths) -> anyhow::Result<()> {
+    let manifest = cnnzoo_train::checkpoint::read_manifest(&paths.manifest)?;
+    let h = &manifest.hyperparameters;
+    let given: [(&str, Option<String>, String); 4] = [
+        ("--lr", cli.lr.map(|v| v.to_string()), h.lr.to_string()),
+        ("--batch-size", cli.batch_size.map(|v| v.to_string()), h.batch_size.to_string()),
+        ("--seed", cli.seed.map(|v| v.to_string()), h.seed.to_string()),
+        ("--size", cli.size.map(|v| v.to_string()), manifest.input[1].to_string()),
+    ];
+    for (flag, value, trained) in given {
+        if let Some(value) = value.filter(|v| *v != trained) {
+            bail!(
+                "--resume: {flag} {value} differs from the {trained} that {} was trained with; drop {flag} to continue that run, or start a new one with another --out",
+                paths.manifest.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn print_summary(graph: &Graph, json: bool) {
@@ -125,8 +153,11 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
         return Ok(());
     }
     let device = parse_device(&cli.device)?;
-    let dir =
-        cli.data.or_else(|| std::env::var_os("CNNZOO_DATA").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("data/fashion-mnist"));
+    let dir = cli
+        .data
+        .clone()
+        .or_else(|| std::env::var_os("CNNZOO_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("data/fashion-mnist"));
     if cli.download || cli.download_only {
         let mirror = match (&cli.mirror, &cli.checksums) {
             (Some(url), Some(sums)) => Mirror::with_checksum_file(url, sums)?,
@@ -141,26 +172,47 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     }
     // Validates the size before reading any data.
     arch.build(&Config { size, ..arch.default_config() })?;
-    let mut dataset = data::load(&dir, 1, size).with_context(|| format!("reading the dataset in {}", dir.display()))?;
+    let mut dataset = data::load(&dir, 1, size).map_err(|e| match e {
+        TrainError::Idx(IdxError::Missing { .. }) => {
+            anyhow!("{e}; --data names Fashion-MNIST's folder (or one with train/ and test/ image folders), --download fetches it")
+        }
+        e => e.into(),
+    })?;
+    if dataset.classes.len() < 2 && !cli.allow_one_class {
+        bail!(
+            "{}: has one class ({}); a classifier of one class is always right: add classes, or pass --allow-one-class",
+            dir.display(),
+            dataset.classes.join("")
+        );
+    }
     if let Some(n) = cli.train_limit {
         dataset.train = dataset.train.take(n);
     }
     if let Some(n) = cli.test_limit {
         dataset.test = dataset.test.take(n);
     }
-    let stem = cli.out.unwrap_or_else(|| PathBuf::from("runs").join(arch.name));
+    let stem = match cli.out.clone() {
+        // `-o DIR/` or an existing folder: the run is named after the network inside it.
+        Some(out) if out.is_dir() || out.as_os_str().to_string_lossy().ends_with('/') => out.join(arch.name),
+        Some(out) => out,
+        None => PathBuf::from("runs").join(arch.name),
+    };
     if let Some(parent) = stem.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let paths = Paths::from_stem(&stem);
+    if cli.resume {
+        refuse_contradictions(&cli, &paths)?;
     }
     let opts = Options {
         size,
         epochs: cli.epochs.unwrap_or(r.epochs),
-        batch_size: cli.batch_size.unwrap_or(r.batch_size).max(1),
+        batch_size: cli.batch_size.unwrap_or(r.batch_size),
         lr: cli.lr.unwrap_or(r.lr),
-        seed: cli.seed,
+        seed: cli.seed.unwrap_or(42),
         resume: cli.resume,
         progress: !cli.quiet,
-        ..Options::recipe(arch, device, Paths::from_stem(&stem))
+        ..Options::recipe(arch, device, paths)
     };
     eprintln!(
         "training {} on {} ({} train / {} test examples) on {}, writing {}",

@@ -115,6 +115,20 @@ fn new_manifest(o: &Options, data: &Dataset, channels: usize) -> Manifest {
 
 /// Trains (or resumes) and returns the final manifest, which is also on disk.
 pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
+    for (split, examples) in [("training", data.train.len()), ("test", data.test.len())] {
+        if examples == 0 {
+            return Err(TrainError::Empty {
+                dataset: data.name.clone(),
+                problem: format!("no {split} examples: nothing to learn from or measure"),
+            });
+        }
+    }
+    if opts.batch_size == 0 || !(opts.lr.is_finite() && opts.lr > 0.0) {
+        return Err(TrainError::Empty {
+            dataset: data.name.clone(),
+            problem: format!("batch size {} and learning rate {}: need at least 1 and a finite rate above 0", opts.batch_size, opts.lr),
+        });
+    }
     let mut o = opts.clone();
     let channels = data.train.images.size()[1] as usize;
     let cfg = Config { in_channels: channels, classes: data.classes.len(), size: o.size };

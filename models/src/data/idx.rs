@@ -23,7 +23,7 @@ const LABELS_MAGIC: u32 = 0x0801;
 pub enum IdxError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: missing (neither it nor {raw} exists; pass --data DIR or --download)", raw = raw_name(path).display())]
+    #[error("{path}: missing (neither it nor {raw} exists)", raw = raw_name(path).display())]
     Missing { path: PathBuf },
     #[error("{path}: corrupt gzip data: {source}")]
     Gzip { path: PathBuf, source: std::io::Error },
@@ -35,6 +35,8 @@ pub enum IdxError {
     CountMismatch { images: PathBuf, n_images: usize, labels: PathBuf, n_labels: usize },
     #[error("{path}: label {label} of example {index} is out of range (the dataset has {classes} classes)")]
     LabelRange { path: PathBuf, index: usize, label: u8, classes: usize },
+    #[error("{path}: unusable, {problem}")]
+    Empty { path: PathBuf, problem: String },
 }
 
 fn raw_name(gz: &Path) -> PathBuf {
@@ -47,14 +49,24 @@ pub fn locate(dir: &Path, name: &str) -> Result<PathBuf, IdxError> {
     [gz.clone(), raw_name(&gz)].into_iter().find(|p| p.is_file()).ok_or(IdxError::Missing { path: gz })
 }
 
+/// The most an IDX file may hold, compressed or not: Fashion-MNIST's largest
+/// is 47 MB; this leaves room for bigger sets and none for a gzip bomb.
+pub const MAX_IDX_BYTES: u64 = 2 << 30;
+
 /// Reads the whole file, gunzipping it when it starts with the gzip magic.
 fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, IdxError> {
-    let raw = std::fs::read(path).map_err(|source| IdxError::Io { path: path.into(), source })?;
+    let raw = crate::fsio::read_bounded(path, MAX_IDX_BYTES).map_err(|source| IdxError::Io { path: path.into(), source })?;
     if !raw.starts_with(&[0x1f, 0x8b]) {
         return Ok(raw);
     }
     let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|source| IdxError::Gzip { path: path.into(), source })?;
+    flate2::read::MultiGzDecoder::new(&raw[..])
+        .take(MAX_IDX_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|source| IdxError::Gzip { path: path.into(), source })?;
+    if out.len() as u64 > MAX_IDX_BYTES {
+        return Err(IdxError::Gzip { path: path.into(), source: std::io::Error::other(format!("expands past {MAX_IDX_BYTES} bytes")) });
+    }
     Ok(out)
 }
 
@@ -74,7 +86,8 @@ fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32, what: &'static str) -> Re
     let ndim = (magic & 0xff) as usize;
     let dims = (1..=ndim).map(|i| word(i).map(|d| d as usize)).collect::<Result<Vec<_>, _>>()?;
     let body = &bytes[4 * (ndim + 1)..];
-    let expected: usize = dims.iter().product();
+    // Forged dimensions may overflow: such a file cannot hold its data.
+    let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).unwrap_or(usize::MAX);
     if body.len() < expected {
         return Err(IdxError::Truncated { path: path.into(), expected, found: body.len() });
     }
@@ -116,6 +129,12 @@ pub fn read_split(images: &Path, labels: &Path, classes: usize) -> Result<IdxSpl
     }
     if let Some((index, &label)) = label_body.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
         return Err(IdxError::LabelRange { path: labels.into(), index, label, classes });
+    }
+    if dims[1] == 0 || dims[2] == 0 {
+        return Err(IdxError::Empty { path: images.into(), problem: format!("its images are {}x{} pixels", dims[1], dims[2]) });
+    }
+    if dims[0] == 0 {
+        return Err(IdxError::Empty { path: images.into(), problem: "it holds no images".into() });
     }
     Ok(IdxSplit { count: dims[0], rows: dims[1], cols: dims[2], pixels: pixels.to_vec(), labels: label_body.to_vec() })
 }

@@ -28,7 +28,11 @@ fn split(dir: &Path, classes: &[String], prep: &Preprocessing) -> Result<Split> 
         if !class_dir.is_dir() {
             continue;
         }
-        for file in collect_images(&[class_dir]) {
+        let files = collect_images(std::slice::from_ref(&class_dir));
+        if files.is_empty() {
+            return Err(TrainError::Data { path: class_dir, problem: "holds no images (a class needs examples)".into() });
+        }
+        for file in files {
             let img = open_image(&file).map_err(|e| TrainError::Data { path: file.clone(), problem: e.to_string() })?;
             pixels.extend(preprocess(&img, prep).iter());
             labels.push(label as i64);
