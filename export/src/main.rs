@@ -9,7 +9,10 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use cnnzoo_export::{inspect, lower, ExportOptions, DEFAULT_OPSET};
 use cnnzoo_models::card::{metadata, Provenance};
-use cnnzoo_models::fsio::write_atomic;
+use cnnzoo_models::fsio::{read_bounded, write_atomic};
+
+/// Protobuf's own limit on a serialized model; checkpoints are smaller still.
+const MAX_ONNX_BYTES: u64 = 2 << 30;
 use cnnzoo_train::checkpoint;
 use sha2::{Digest, Sha256};
 
@@ -49,7 +52,7 @@ struct Cli {
 }
 
 fn inspect_file(path: &Path, json: bool) -> anyhow::Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = read_bounded(path, MAX_ONNX_BYTES).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let model = inspect::decode(&bytes, &path.display().to_string())?;
     let report = inspect::report(&model);
     if json {
@@ -66,7 +69,7 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
         bail!("{}: is already an ONNX file (use --inspect to describe it)", input.display());
     }
     let ck = checkpoint::load(input)?;
-    let sha = Sha256::digest(std::fs::read(input).with_context(|| format!("reading {}", input.display()))?);
+    let sha = Sha256::digest(read_bounded(input, MAX_ONNX_BYTES).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?);
     let sha: String = sha.iter().map(|b| format!("{b:02x}")).collect();
     let opts = ExportOptions {
         opset: cli.opset,

@@ -115,7 +115,7 @@ impl Backbone {
     pub fn open(path: impl AsRef<Path>, opts: &BackboneOptions) -> Result<Backbone, InferError> {
         let path = path.as_ref().to_path_buf();
         let bad = |problem: String| InferError::Model { path: path.clone(), problem };
-        let len = std::fs::metadata(&path).map_err(|e| bad(e.to_string()))?.len();
+        let len = cnnzoo_models::fsio::check_regular(&path).map_err(|e| bad(e.to_string()))?;
         if len == 0 {
             return Err(bad("empty file (not an ONNX model)".into()));
         }

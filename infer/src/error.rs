@@ -13,6 +13,9 @@ pub enum InferError {
     Device(String),
     #[error("{0}")]
     Runtime(String),
+    /// A dataset that cannot be read (it names its file).
+    #[error("{0}")]
+    Data(String),
     #[error("{0}")]
     Usage(String),
 }

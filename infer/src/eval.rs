@@ -43,7 +43,7 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
         }
         pairs.into_iter().unzip()
     } else {
-        split = read_fashion_mnist(dir, "t10k", classes.len().max(1)).map_err(|e| InferError::Usage(e.to_string()))?;
+        split = read_fashion_mnist(dir, "t10k", classes.len().max(1)).map_err(|e| InferError::Data(e.to_string()))?;
         ((0..split.count).map(|i| Example::Idx(&split, i)).collect(), split.labels.iter().map(|&l| l as usize).collect())
     };
     let mut predictions = Vec::with_capacity(examples.len());
@@ -51,7 +51,7 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
         let img = match example {
             Example::File(path) => open_image(path)?,
             Example::Idx(split, i) => DynamicImage::ImageLuma8(
-                split.image(*i).ok_or_else(|| InferError::Usage(format!("{}: IDX image {i} is missing", dir.display())))?,
+                split.image(*i).ok_or_else(|| InferError::Data(format!("{}: IDX image {i} is missing", dir.display())))?,
             ),
         };
         Ok(backbone.input(&img))

@@ -60,7 +60,7 @@ struct Cli {
     batch_size: usize,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: cnnzoo_models::Device,
     /// ONNX Runtime intra-op threads [default: all cores].
     #[arg(long, value_parser = at_least_one)]
     threads: Option<usize>,
@@ -73,12 +73,7 @@ struct Cli {
 }
 
 fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
-    let opts = BackboneOptions {
-        device: cli.device.parse().map_err(InferError::Usage)?,
-        threads: cli.threads,
-        max_batch: cli.batch_size,
-        ..Default::default()
-    };
+    let opts = BackboneOptions { device: cli.device, threads: cli.threads, max_batch: cli.batch_size, ..Default::default() };
     match (&cli.model, &cli.backbone) {
         (Some(path), _) => Ok(Backbone::open(path, &opts)?),
         (None, Some(name)) => {
@@ -89,7 +84,7 @@ fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
                 .unwrap_or_else(|| PathBuf::from("runs"));
             Ok(Backbone::open_named(name, &dir, &opts)?)
         }
-        (None, None) => bail!("say which model: --backbone NAME or --model FILE"),
+        (None, None) => Err(InferError::Usage("say which model: --backbone NAME or --model FILE".into()).into()),
     }
 }
 
@@ -123,10 +118,10 @@ fn write_npy(path: &Path, a: &Array2<f32>) -> anyhow::Result<()> {
 fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
     let files = collect_images(&cli.inputs);
     if files.is_empty() {
-        bail!("no images given (pass files or folders, or --eval DIR)");
+        return Err(InferError::Usage("no images given (pass files or folders, or --eval DIR)".into()).into());
     }
     if cli.features && cli.format == Format::Npy && cli.output.is_none() {
-        bail!("--format npy needs -o FILE");
+        return Err(InferError::Usage("--format npy needs -o FILE".into()).into());
     }
     let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
     // Written beside -o and renamed over it at the end: a failed run leaves the old file.

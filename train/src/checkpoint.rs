@@ -41,8 +41,13 @@ pub fn save(vs: &tch::nn::VarStore, manifest: &Manifest, paths: &Paths) -> Resul
     Ok(write_atomic(&paths.manifest, manifest.to_json().as_bytes())?)
 }
 
+/// A manifest is a few KB; anything near this is not one.
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+
 pub fn read_manifest(path: &Path) -> Result<Manifest> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let bytes = cnnzoo_models::fsio::read_bounded(path, MAX_MANIFEST_BYTES).map_err(io(path))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| TrainError::Data { path: path.into(), problem: "not a cnnzoo manifest: not UTF-8 text".into() })?;
     Manifest::from_json(&text).map_err(|e| TrainError::Data { path: path.into(), problem: format!("not a cnnzoo manifest: {e}") })
 }
 
@@ -55,9 +60,7 @@ pub fn graph_of(manifest: &Manifest, path: &Path) -> Result<Graph> {
 
 /// Every tensor in a `.ot` file, as float32.
 pub fn read_weights(path: &Path) -> Result<Weights> {
-    if !path.is_file() {
-        return Err(TrainError::Io { path: path.into(), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such checkpoint") });
-    }
+    cnnzoo_models::fsio::check_regular(path).map_err(io(path))?;
     let named = tch::Tensor::load_multi(path).map_err(|e| TrainError::Data {
         path: path.into(),
         problem: format!("not a readable tch checkpoint (truncated or another format?): {e}"),

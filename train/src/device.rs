@@ -8,8 +8,14 @@ use tch::Device;
 use crate::error::{Result, TrainError};
 
 pub fn parse_device(spec: &str) -> Result<Device> {
+    resolve(spec.parse::<Request>().map_err(TrainError::Device)?)
+}
+
+/// The libtorch device for a request: CUDA when asked and present, else an error.
+pub fn resolve(request: Request) -> Result<Device> {
+    let spec = request.to_string();
     let cuda_count = || if tch::Cuda::is_available() { tch::Cuda::device_count() as usize } else { 0 };
-    match spec.parse::<Request>().map_err(TrainError::Device)? {
+    match request {
         Request::Auto => Ok(if cuda_count() > 0 { Device::Cuda(0) } else { Device::Cpu }),
         Request::Cpu => Ok(Device::Cpu),
         Request::Cuda(index) => match cuda_count() {

@@ -11,7 +11,7 @@ use cnnzoo_models::flags::{at_least_one, positive_number};
 use cnnzoo_models::{Arch, Config, Graph, ARCHS};
 use cnnzoo_train::checkpoint::Paths;
 use cnnzoo_train::data::{self, Mirror};
-use cnnzoo_train::device::parse_device;
+use cnnzoo_train::device::resolve;
 use cnnzoo_train::trainer::{self, Options};
 use cnnzoo_train::TrainError;
 
@@ -58,7 +58,7 @@ struct Cli {
     seed: Option<u64>,
     /// auto, cpu, cuda or cuda:N (auto prefers CUDA).
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: cnnzoo_models::Device,
     /// Fashion-MNIST IDX files, or an image folder with train/ and test/
     /// [default: $CNNZOO_DATA, then ./data/fashion-mnist].
     #[arg(long)]
@@ -152,7 +152,7 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
         print_summary(&graph, cli.json);
         return Ok(());
     }
-    let device = parse_device(&cli.device)?;
+    let device = resolve(cli.device)?;
     let dir = cli
         .data
         .clone()

@@ -35,7 +35,8 @@ impl Mirror {
 
     /// Checksums from `md5sum`/`sha256sum` output: `HEX  NAME` per line.
     pub fn with_checksum_file(base_url: &str, path: &Path) -> Result<Mirror> {
-        let text = std::fs::read_to_string(path).map_err(io(path))?;
+        let bytes = cnnzoo_models::fsio::read_bounded(path, 1 << 20).map_err(io(path))?;
+        let text = String::from_utf8(bytes).map_err(|_| TrainError::Data { path: path.into(), problem: "not a text file".into() })?;
         let checksums = parse_checksums(&text).map_err(|problem| TrainError::Data { path: path.into(), problem })?;
         Ok(Mirror { base_url: base_url.into(), checksums })
     }
@@ -73,7 +74,7 @@ pub fn download_fashion_mnist(dir: &Path, mirror: &Mirror) -> Result<()> {
             .get(name)
             .ok_or_else(|| TrainError::Download { url: mirror.base_url.clone(), problem: format!("no checksum given for {name}") })?;
         let target = dir.join(name);
-        if std::fs::read(&target).is_ok_and(|b| hex_digest(expected, &b) == *expected) {
+        if cnnzoo_models::fsio::read_bounded(&target, 256 << 20).is_ok_and(|b| hex_digest(expected, &b) == *expected) {
             continue;
         }
         let url = format!("{}/{name}", mirror.base_url.trim_end_matches('/'));

@@ -1,0 +1,251 @@
+//! cnnzoo-infer against an adversarial corpus: special files, cycles, broken
+//! and forged images, truncated and foreign models, inconsistent cards, flags
+//! out of range. Each case has its exit code and message, and a time limit.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
+
+#[path = "../../tests/support/corpus.rs"]
+mod corpus;
+#[path = "../../tests/support/every.rs"]
+mod every;
+mod fixture;
+
+use std::path::Path;
+use std::time::Duration;
+
+use cnnzoo_models::card::keys;
+use corpus::{run_corpus, run_limited, Case};
+use fixture::{infer_cmd, lenet_onnx, write_lenet};
+
+fn mkfifo(p: &Path) {
+    assert!(std::process::Command::new("mkfifo").arg(p).status().unwrap().success());
+}
+
+fn png(p: &Path) {
+    image::GrayImage::from_fn(28, 28, |x, y| image::Luma([(x * 9 + y) as u8])).save(p).unwrap();
+}
+
+/// A card entry replaced (or removed, with `None`).
+fn with_card(dir: &Path, name: &str, key: &str, value: Option<&str>) -> String {
+    let path = dir.join(format!("{name}.onnx"));
+    write_lenet(&path, |card| {
+        card.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            card.push((key.to_string(), v.to_string()));
+        }
+    });
+    path.display().to_string()
+}
+
+fn pre(channels: usize, size: usize, extra: &str) -> String {
+    format!(r#"{{"channels":{channels},"size":{size},"resize":"bilinear","scale":0.00392{extra}}}"#)
+}
+
+#[test]
+fn every_bad_input_gets_its_code_and_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let model = lenet_onnx().display().to_string();
+    let good = d.join("good.png");
+    png(&good);
+    let good = good.display().to_string();
+    let file = |name: &str, bytes: &[u8]| {
+        let p = d.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    };
+    let fifo = d.join("x.png");
+    mkfifo(&fifo);
+    let fifo_dir = d.join("with-fifo");
+    std::fs::create_dir(&fifo_dir).unwrap();
+    mkfifo(&fifo_dir.join("y.png"));
+    let onnx = std::fs::read(lenet_onnx()).unwrap();
+    let png_bytes = std::fs::read(&good).unwrap();
+    let jpeg = {
+        let mut c = std::io::Cursor::new(vec![]);
+        image::RgbImage::from_fn(200, 150, |x, y| image::Rgb([x as u8, y as u8, 7])).write_to(&mut c, image::ImageFormat::Jpeg).unwrap();
+        c.into_inner()
+    };
+    let model_fifo = d.join("model.onnx");
+    mkfifo(&model_fifo);
+    let s = |p: &Path| p.display().to_string();
+    let m = |extra: &[&str]| {
+        let mut v = vec!["--model", model.as_str(), "--device", "cpu"];
+        v.extend(extra);
+        v.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let with = |name: &str, args: Vec<String>, code: i32, says: &[&str]| Case {
+        name: name.into(),
+        args,
+        code,
+        says: says.iter().map(|s| s.to_string()).collect(),
+    };
+    let bad_img = |name: &str, bytes: &[u8], says: &str| {
+        let p = file(name, bytes);
+        with(name, m(&[&p]), 1, &[&p, says, "1 file(s) could not be read"])
+    };
+    let card = |name: &str, key: &str, value: Option<&str>, says: &str| {
+        let p = with_card(d, name, key, value);
+        with(name, vec!["--model".into(), p.clone(), "--device".into(), "cpu".into(), good.clone()], 1, &[&p, says])
+    };
+
+    let cases = vec![
+        // Special files and folders.
+        with("fifo given directly", m(&[&s(&fifo)]), 1, &["x.png", "not a regular file"]),
+        with("fifo inside a folder", m(&[&s(&fifo_dir)]), 1, &["y.png", "not a regular file"]),
+        with("a folder that does not exist", m(&[&s(&d.join("nowhere"))]), 1, &["nowhere", "No such file"]),
+        // Broken and forged images.
+        bad_img(
+            "corrupt.png",
+            &{
+                let mut b = png_bytes.clone();
+                b[40..60].fill(0xAB);
+                b
+            },
+            "png",
+        ),
+        bad_img("truncated.png", &png_bytes[..60], "truncated.png"),
+        bad_img("empty.png", b"", "empty.png"),
+        bad_img("notes.png", b"these are not pixels", "Invalid PNG signature"),
+        bad_img("notes.dat", b"these are not pixels", "not an image"),
+        bad_img("half.jpg", &jpeg[..jpeg.len() / 2], "truncated JPEG"),
+        bad_img("header-only.jpg", &jpeg[..20], "header-only.jpg"),
+        bad_img("huge.bmp", &huge_bmp(), "limit"),
+        bad_img("gif-magic.gif", b"GIF89a\x01\x00", "gif-magic.gif"),
+        // Models: missing, special, truncated, foreign.
+        with("model missing", vec!["--model".into(), s(&d.join("none.onnx")), good.clone()], 1, &["none.onnx", "No such file"]),
+        with("model is a folder", vec!["--model".into(), s(d), good.clone()], 1, &["directory"]),
+        with("model is a fifo", vec!["--model".into(), s(&model_fifo), good.clone()], 1, &["model.onnx", "not a regular file"]),
+        with("model is empty", vec!["--model".into(), file("empty.onnx", b""), good.clone()], 1, &["empty.onnx", "empty file"]),
+        with(
+            "model truncated",
+            vec!["--model".into(), file("cut.onnx", &onnx[..onnx.len() / 3]), good.clone()],
+            1,
+            &["cut.onnx", "not a loadable ONNX model"],
+        ),
+        with(
+            "model foreign bytes",
+            vec!["--model".into(), file("png.onnx", &png_bytes), good.clone()],
+            1,
+            &["png.onnx", "not a loadable ONNX model"],
+        ),
+        // Cards that cannot be honoured.
+        card("channels-2", keys::PREPROCESSING, Some(&pre(2, 28, "")), "channels 2"),
+        card("size-huge", keys::PREPROCESSING, Some(&pre(1, 200_000, "")), "size 200000"),
+        card("std-zero", keys::PREPROCESSING, Some(&pre(1, 28, r#","mean":[0.5],"std":[0]"#)), "std 0"),
+        card("mean-length", keys::PREPROCESSING, Some(&pre(1, 28, r#","mean":[0.5,0.5,0.5],"std":[1,1,1]"#)), "3 values for 1 channel"),
+        card("resize-unknown", keys::PREPROCESSING, Some(r#"{"channels":1,"size":28,"resize":"lanczos","scale":1}"#), "unknown filter"),
+        card("preprocessing-garbage", keys::PREPROCESSING, Some("{not json"), "unreadable"),
+        card("preprocessing-missing", keys::PREPROCESSING, None, "cnnzoo.preprocessing: missing"),
+        card("format-99", keys::FORMAT, Some("99"), "card format 99"),
+        card("few-classes", keys::CLASSES, Some(r#"["a","b","c"]"#), "3 class names for 10 logits"),
+        card("test-acc-word", keys::TEST_ACC, Some("high"), "not a number"),
+        // Flags out of range, and usage.
+        with("top-k 0", m(&["--top-k", "0", &good]), 2, &["--top-k", "at least 1"]),
+        with("batch-size 0", m(&["--batch-size", "0", &good]), 2, &["--batch-size", "at least 1"]),
+        with("threads 0", m(&["--threads", "0", &good]), 2, &["--threads", "at least 1"]),
+        with("threads word", m(&["--threads", "many", &good]), 2, &["--threads", "whole number"]),
+        with(
+            "device gpu",
+            vec!["--model".into(), model.clone(), "--device".into(), "gpu".into(), good.clone()],
+            2,
+            &["--device", "cuda:N"],
+        ),
+        with(
+            "device cuda here",
+            vec!["--model".into(), model.clone(), "--device".into(), "cuda".into(), good.clone()],
+            1,
+            &["cuda:0", "CUDA"],
+        ),
+        with("no model", vec![good.clone()], 2, &["--backbone NAME or --model FILE"]),
+        with("no images", m(&[]), 2, &["no images given"]),
+        with("npy without -o", m(&["--features", "--format", "npy", &good]), 2, &["--format npy needs -o"]),
+        with("backbone path", vec!["--backbone".into(), "../lenet".into(), good.clone()], 2, &["no paths"]),
+        with(
+            "backbone unknown",
+            vec!["--backbone".into(), "vgg".into(), "--model-dir".into(), s(d), good.clone()],
+            1,
+            &["vgg.onnx", "no such backbone"],
+        ),
+        with("eval missing data", m(&["--eval", &s(&d.join("no-data"))]), 1, &["t10k-images-idx3-ubyte.gz", "missing"]),
+        with("eval without a folder", vec!["--model".into(), model.clone(), "--eval".into()], 2, &["--eval"]),
+    ];
+    run_corpus(cases, infer_cmd, Duration::from_secs(60));
+}
+
+#[test]
+fn symlink_cycles_end_and_each_image_is_classified_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("photos");
+    std::fs::create_dir_all(d.join("a/b")).unwrap();
+    png(&d.join("a/one.png"));
+    std::os::unix::fs::symlink(&d, d.join("a/b/loop1")).unwrap();
+    std::os::unix::fs::symlink(d.join("a"), d.join("a/b/loop2")).unwrap();
+    let o = run_limited(
+        infer_cmd().args(["--model", lenet_onnx().to_str().unwrap(), "--device", "cpu", "--json", d.to_str().unwrap()]),
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1, "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn a_failed_run_keeps_the_existing_output_and_leaves_no_temporary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("features.jsonl");
+    std::fs::write(&out, b"precious\n").unwrap();
+    // The model is refused after -o is named: nothing may touch the old file.
+    let bad = tmp.path().join("bad.onnx");
+    std::fs::write(&bad, b"not onnx").unwrap();
+    let img = tmp.path().join("i.png");
+    png(&img);
+    let o = run_limited(
+        infer_cmd().args([
+            "--model",
+            bad.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--features",
+            "-o",
+            out.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious\n");
+    let names: Vec<String> =
+        std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    // A successful run replaces it whole.
+    let o = run_limited(
+        infer_cmd().args([
+            "--model",
+            lenet_onnx().to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--features",
+            "-o",
+            out.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(v["features"].as_array().unwrap().len(), 84);
+}
+
+/// A BMP header claiming 60000 x 60000 pixels, with no pixel data.
+fn huge_bmp() -> Vec<u8> {
+    let mut b = b"BM".to_vec();
+    for v in [54u32, 0, 54, 40] {
+        b.extend(v.to_le_bytes());
+    }
+    b.extend(60_000i32.to_le_bytes());
+    b.extend(60_000i32.to_le_bytes());
+    b.extend([1, 0, 24, 0]);
+    b.extend([0u8; 24]);
+    b
+}
