@@ -108,7 +108,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cnnzoo_models::flags::error_line(e.chain()));
             ExitCode::FAILURE
         }
     }

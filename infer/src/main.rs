@@ -244,7 +244,7 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cnnzoo_models::flags::error_line(e.chain()));
             let usage = e.downcast_ref::<cnnzoo_infer::InferError>().is_some_and(|e| matches!(e, cnnzoo_infer::InferError::Usage(_)));
             ExitCode::from(if usage { 2 } else { 1 })
         }

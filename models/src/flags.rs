@@ -18,6 +18,26 @@ pub fn positive_number(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The one line a binary prints for an error and its causes: each cause's
+/// first line, joined by `: `, skipping a cause the line already says (an
+/// error that embeds its source would otherwise repeat it), so that a
+/// libtorch stack trace or a doubled OS message never reaches the user.
+pub fn error_line<'a, E: std::error::Error + ?Sized + 'a>(chain: impl IntoIterator<Item = &'a E>) -> String {
+    let mut line = String::new();
+    for cause in chain {
+        let text = cause.to_string();
+        let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+        if first.is_empty() || line.contains(first) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(first);
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +52,28 @@ mod tests {
         for bad in ["0", "-0.1", "nan", "NaN", "inf", "x"] {
             assert!(positive_number(bad).is_err(), "{bad}");
         }
+    }
+
+    #[derive(Debug)]
+    struct E(&'static str, Option<Box<E>>);
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for E {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn an_error_chain_is_one_line_without_repeats_or_frames() {
+        let e = E("run.ot: not readable: No such file", Some(Box::new(E("No such file", None))));
+        let chain = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source());
+        assert_eq!(error_line(chain), "run.ot: not readable: No such file");
+        let e = E("exporting run.ot", Some(Box::new(E("torch: bad zip\nframe #0: c10::Error\nframe #1: ...", None))));
+        let chain = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source());
+        assert_eq!(error_line(chain), "exporting run.ot: torch: bad zip");
     }
 }

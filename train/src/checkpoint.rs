@@ -63,7 +63,7 @@ pub fn read_weights(path: &Path) -> Result<Weights> {
     cnnzoo_models::fsio::check_regular(path).map_err(io(path))?;
     let named = tch::Tensor::load_multi(path).map_err(|e| TrainError::Data {
         path: path.into(),
-        problem: format!("not a readable tch checkpoint (truncated or another format?): {e}"),
+        problem: format!("not a readable tch checkpoint (truncated or another format?): {}", crate::error::first_line(&e)),
     })?;
     let mut w = Weights::default();
     for (name, t) in named {

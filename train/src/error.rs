@@ -30,7 +30,8 @@ pub enum TrainError {
 
 pub type Result<T> = std::result::Result<T, TrainError>;
 
-fn first_line(e: &tch::TchError) -> String {
+/// libtorch's message without the C++ stack frames that follow its first line.
+pub(crate) fn first_line(e: &tch::TchError) -> String {
     let text = e.to_string();
     text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("libtorch failed").to_string()
 }

@@ -260,7 +260,7 @@ fn main() -> ExitCode {
     match run(cli, arch) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cnnzoo_models::flags::error_line(e.chain()));
             ExitCode::FAILURE
         }
     }

@@ -46,7 +46,8 @@ fn raw_name(gz: &Path) -> PathBuf {
 /// Finds `name` (a `.gz` file name) in `dir`, gzip-compressed or raw.
 pub fn locate(dir: &Path, name: &str) -> Result<PathBuf, IdxError> {
     let gz = dir.join(name);
-    [gz.clone(), raw_name(&gz)].into_iter().find(|p| p.is_file()).ok_or(IdxError::Missing { path: gz })
+    // `exists`, not `is_file`: a FIFO or folder in its place is found, then refused by name when read.
+    [gz.clone(), raw_name(&gz)].into_iter().find(|p| p.exists()).ok_or(IdxError::Missing { path: gz })
 }
 
 /// The most an IDX file may hold, compressed or not: Fashion-MNIST's largest
