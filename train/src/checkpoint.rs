@@ -37,6 +37,9 @@ impl Paths {
 
 /// Saves the VarStore and then the manifest, each atomically.
 pub fn save(vs: &tch::nn::VarStore, manifest: &Manifest, paths: &Paths) -> Result<()> {
+    if let Some(dir) = paths.weights.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
     replace_with(&paths.weights, |tmp| vs.save(tmp).map_err(|source| TrainError::Torch { path: tmp.into(), source }))?;
     Ok(write_atomic(&paths.manifest, manifest.to_json().as_bytes())?)
 }
@@ -55,7 +58,8 @@ pub fn read_manifest(path: &Path) -> Result<Manifest> {
 pub fn graph_of(manifest: &Manifest, path: &Path) -> Result<Graph> {
     let arch = Arch::find(&manifest.arch).map_err(|e| TrainError::Data { path: path.into(), problem: e.to_string() })?;
     let [c, h, _] = manifest.input;
-    Ok(arch.build(&Config { in_channels: c, classes: manifest.classes.len(), size: h })?)
+    arch.build(&Config { in_channels: c, classes: manifest.classes.len(), size: h })
+        .map_err(|e| TrainError::Data { path: path.into(), problem: format!("describes a network that cannot be built: {e}") })
 }
 
 /// Every tensor in a `.ot` file, as float32.
@@ -86,6 +90,7 @@ pub struct Checkpoint {
 }
 
 pub fn load(weights_path: &Path) -> Result<Checkpoint> {
+    cnnzoo_models::fsio::check_regular(weights_path).map_err(io(weights_path))?;
     let paths = Paths::from_weights(weights_path);
     let manifest = read_manifest(&paths.manifest)?;
     let graph = graph_of(&manifest, &paths.manifest)?;

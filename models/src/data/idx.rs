@@ -57,6 +57,11 @@ pub const MAX_IDX_BYTES: u64 = 2 << 30;
 /// Reads the whole file, gunzipping it when it starts with the gzip magic.
 fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, IdxError> {
     let raw = crate::fsio::read_bounded(path, MAX_IDX_BYTES).map_err(|source| IdxError::Io { path: path.into(), source })?;
+    gunzip_if_gzip(path, raw)
+}
+
+/// The bytes as they are, or gunzipped (within [`MAX_IDX_BYTES`]) when they start with the gzip magic.
+fn gunzip_if_gzip(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, IdxError> {
     if !raw.starts_with(&[0x1f, 0x8b]) {
         return Ok(raw);
     }
@@ -116,9 +121,16 @@ impl IdxSplit {
 
 /// Reads an image file and its label file, checking counts and label range.
 pub fn read_split(images: &Path, labels: &Path, classes: usize) -> Result<IdxSplit, IdxError> {
-    let ibytes = read_maybe_gz(images)?;
+    parse_split((images, read_maybe_gz(images)?), (labels, read_maybe_gz(labels)?), classes)
+}
+
+/// The bytes of an image file and a label file (gzip-compressed or not), each
+/// with the name errors call it by, as a split.
+pub fn parse_split(images: (&Path, Vec<u8>), labels: (&Path, Vec<u8>), classes: usize) -> Result<IdxSplit, IdxError> {
+    let ((images, ibytes), (labels, lbytes)) = (images, labels);
+    let ibytes = gunzip_if_gzip(images, ibytes)?;
     let (dims, pixels) = parse(images, &ibytes, IMAGES_MAGIC, "image")?;
-    let lbytes = read_maybe_gz(labels)?;
+    let lbytes = gunzip_if_gzip(labels, lbytes)?;
     let (_, label_body) = parse(labels, &lbytes, LABELS_MAGIC, "label")?;
     if label_body.len() != dims[0] {
         return Err(IdxError::CountMismatch {
