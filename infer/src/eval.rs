@@ -38,7 +38,8 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
     let split;
     let (examples, labels): (Vec<Example>, Vec<usize>) = if dir.join("test").is_dir() {
         let mut pairs = vec![];
-        for (k, class) in classes.iter().enumerate() {
+        // A class without a folder has no test examples; the rest are read.
+        for (k, class) in classes.iter().enumerate().filter(|(_, c)| dir.join("test").join(c).is_dir()) {
             pairs.extend(collect_images(&[dir.join("test").join(class)]).into_iter().map(|path| (Example::File(path), k)));
         }
         pairs.into_iter().unzip()
@@ -46,6 +47,9 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
         split = read_fashion_mnist(dir, "t10k", classes.len().max(1)).map_err(|e| InferError::Data(e.to_string()))?;
         ((0..split.count).map(|i| Example::Idx(&split, i)).collect(), split.labels.iter().map(|&l| l as usize).collect())
     };
+    if examples.is_empty() {
+        return Err(InferError::Data(format!("{}: no test examples (an accuracy of nothing is not 0)", dir.join("test").display())));
+    }
     let mut predictions = Vec::with_capacity(examples.len());
     let input = |example: &Example| {
         let img = match example {

@@ -168,6 +168,18 @@ fn every_bad_input_gets_its_code_and_message() {
             &["vgg.onnx", "no such backbone"],
         ),
         with("eval missing data", m(&["--eval", &s(&d.join("no-data"))]), 1, &["t10k-images-idx3-ubyte.gz", "missing"]),
+        with(
+            "eval with no test images",
+            m(&["--eval", &{
+                let dir = d.join("empty-set");
+                for class in ["T-shirt/top", "Trouser"] {
+                    std::fs::create_dir_all(dir.join("test").join(class)).unwrap();
+                }
+                s(&dir)
+            }]),
+            1,
+            &["empty-set/test", "no test examples"],
+        ),
         with("eval without a folder", vec!["--model".into(), model.clone(), "--eval".into()], 2, &["--eval"]),
     ];
     run_corpus(cases, infer_cmd, Duration::from_secs(60));

@@ -12,10 +12,26 @@ use std::path::PathBuf;
 
 use fixture::{infer_cmd, lenet_onnx, stderr};
 
-/// The CUDA build of ONNX Runtime: `$CNNZOO_ORT_GPU_LIB` (scripts/test.sh sets it).
+/// The CUDA build of ONNX Runtime: `$CNNZOO_ORT_GPU_LIB` (scripts/test.sh sets
+/// it), else what the set-up fetched into its cache.
 fn gpu_runtime() -> PathBuf {
-    let lib = std::env::var_os("CNNZOO_ORT_GPU_LIB").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("CNNZOO_ORT_GPU_LIB is not set: run the tests with scripts/test.sh, which fetches onnxruntime-gpu's library into the cache")
+    let cached = || {
+        let cache = std::env::var_os("CNNZOO_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/cnnzoo")))?;
+        let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("ort-gpu-"))
+            .flat_map(|e| std::fs::read_dir(e.path().join("onnxruntime/capi")).into_iter().flatten().flatten())
+            .map(|e| e.path())
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so.")))
+            .collect();
+        found.sort();
+        found.pop()
+    };
+    let lib = std::env::var_os("CNNZOO_ORT_GPU_LIB").map(PathBuf::from).or_else(cached).unwrap_or_else(|| {
+        panic!("no CUDA build of ONNX Runtime: run the tests with scripts/test.sh, which fetches onnxruntime-gpu's library into the cache")
     });
     assert!(lib.is_file(), "{} is missing: run scripts/test.sh to fetch it", lib.display());
     lib
