@@ -117,22 +117,6 @@ fn zoo_of_images(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// A BMP header claiming 60000 x 60000 pixels, with no pixel data.
-fn huge_bmp_header() -> Vec<u8> {
-    let mut b = vec![];
-    b.extend(b"BM");
-    b.extend(54u32.to_le_bytes()); // file size (a lie, like the rest)
-    b.extend([0u8; 4]);
-    b.extend(54u32.to_le_bytes());
-    b.extend(40u32.to_le_bytes());
-    b.extend(60_000i32.to_le_bytes());
-    b.extend(60_000i32.to_le_bytes());
-    b.extend(1u16.to_le_bytes());
-    b.extend(24u16.to_le_bytes());
-    b.extend([0u8; 24]);
-    b
-}
-
 #[test]
 fn every_image_mode_and_size_is_accepted_and_bad_files_are_reported() {
     let dir = tempfile::tempdir().unwrap();
@@ -147,7 +131,7 @@ fn every_image_mode_and_size_is_accepted_and_bad_files_are_reported() {
         ("truncated.png", std::fs::read(&files[0]).unwrap()[..60].to_vec()),
         ("empty.png", vec![]),
         ("notes.txt", b"these are not pixels".to_vec()),
-        ("huge.bmp", huge_bmp_header()),
+        ("huge.bmp", fixture::huge_bmp()),
     ];
     for (name, bytes) in &bad {
         let p = dir.path().join(name);

@@ -110,7 +110,7 @@ fn every_bad_input_gets_its_code_and_message() {
         bad_img("notes.dat", b"these are not pixels", "not an image"),
         bad_img("half.jpg", &jpeg[..jpeg.len() / 2], "truncated JPEG"),
         bad_img("header-only.jpg", &jpeg[..20], "header-only.jpg"),
-        bad_img("huge.bmp", &huge_bmp(), "limit"),
+        bad_img("huge.bmp", &fixture::huge_bmp(), "limit"),
         bad_img("gif-magic.gif", b"GIF89a\x01\x00", "gif-magic.gif"),
         // Models: missing, special, truncated, foreign.
         with("model missing", vec!["--model".into(), s(&d.join("none.onnx")), good.clone()], 1, &["none.onnx", "No such file"]),
@@ -136,7 +136,7 @@ fn every_bad_input_gets_its_code_and_message() {
         card("mean-length", keys::PREPROCESSING, Some(&pre(1, 28, r#","mean":[0.5,0.5,0.5],"std":[1,1,1]"#)), "3 values for 1 channel"),
         card("resize-unknown", keys::PREPROCESSING, Some(r#"{"channels":1,"size":28,"resize":"lanczos","scale":1}"#), "unknown filter"),
         card("preprocessing-garbage", keys::PREPROCESSING, Some("{not json"), "unreadable"),
-        card("preprocessing-missing", keys::PREPROCESSING, None, "cnnzoo.preprocessing: missing"),
+        card("preprocessing-missing", keys::PREPROCESSING, None, "preprocessing: missing"),
         card("format-99", keys::FORMAT, Some("99"), "card format 99"),
         card("few-classes", keys::CLASSES, Some(r#"["a","b","c"]"#), "3 class names for 10 logits"),
         card("test-acc-word", keys::TEST_ACC, Some("high"), "not a number"),
@@ -211,53 +211,19 @@ fn a_failed_run_keeps_the_existing_output_and_leaves_no_temporary() {
     std::fs::write(&bad, b"not onnx").unwrap();
     let img = tmp.path().join("i.png");
     png(&img);
-    let o = run_limited(
-        infer_cmd().args([
-            "--model",
-            bad.to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--features",
-            "-o",
-            out.to_str().unwrap(),
-            img.to_str().unwrap(),
-        ]),
-        Duration::from_secs(60),
-    );
-    assert_eq!(o.status.code(), Some(1));
+    let features_to = |model: &Path| {
+        let args = [model, Path::new("--device"), Path::new("cpu"), Path::new("--features"), Path::new("-o"), &out, &img];
+        run_limited(infer_cmd().arg("--model").args(args), Duration::from_secs(60))
+    };
+    assert_eq!(features_to(&bad).status.code(), Some(1));
     assert_eq!(std::fs::read(&out).unwrap(), b"precious\n");
     let names: Vec<String> =
         std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
     // A successful run replaces it whole.
-    let o = run_limited(
-        infer_cmd().args([
-            "--model",
-            lenet_onnx().to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--features",
-            "-o",
-            out.to_str().unwrap(),
-            img.to_str().unwrap(),
-        ]),
-        Duration::from_secs(60),
-    );
+    let o = features_to(&lenet_onnx());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&out).unwrap();
     let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(v["features"].as_array().unwrap().len(), 84);
-}
-
-/// A BMP header claiming 60000 x 60000 pixels, with no pixel data.
-fn huge_bmp() -> Vec<u8> {
-    let mut b = b"BM".to_vec();
-    for v in [54u32, 0, 54, 40] {
-        b.extend(v.to_le_bytes());
-    }
-    b.extend(60_000i32.to_le_bytes());
-    b.extend(60_000i32.to_le_bytes());
-    b.extend([1, 0, 24, 0]);
-    b.extend([0u8; 24]);
-    b
 }
