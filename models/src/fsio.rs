@@ -47,18 +47,23 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// Removes `.NAME.PID.tmp` files beside `path` whose process is gone (a
-/// killed run's leftovers: hundreds of MB for AlexNet).
+/// Removes the `.NAME.PID.tmp` files in `path`'s folder whose process is gone:
+/// what a killed run leaves (hundreds of MB for AlexNet), whatever it was
+/// writing. A live process's temporary, or any other file, is left alone.
 fn sweep_stale(path: &Path) {
-    let prefix = format!(".{}.", file_name(path));
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".tmp")).and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_file(entry.path());
+        let pid = name
+            .strip_prefix('.')
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .and_then(|rest| rest.rsplit_once('.'))
+            .and_then(|(target, pid)| (!target.is_empty()).then_some(pid))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
 }
@@ -166,12 +171,14 @@ mod tests {
         // pid_max is at most 2^22 on Linux: this process cannot exist.
         let stale = dir.path().join(".model.onnx.4194305.tmp");
         let other = dir.path().join(".other.onnx.4194305.tmp");
-        for p in [&stale, &other] {
+        let live = dir.path().join(".other.onnx.1.tmp"); // init never dies
+        let not_ours = dir.path().join(".notes.tmp");
+        for p in [&stale, &other, &live, &not_ours] {
             std::fs::write(p, b"half").unwrap();
         }
         write_atomic(&path, b"whole").unwrap();
-        // The dead process's temporary is gone; another file's is not this write's business.
-        assert!(!stale.exists() && other.exists());
+        // Every dead process's temporary in the folder is gone; the rest stays.
+        assert!(!stale.exists() && !other.exists() && live.exists() && not_ours.exists());
         assert_eq!(std::fs::read(&path).unwrap(), b"whole");
     }
 

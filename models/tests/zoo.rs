@@ -2,6 +2,9 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
+#[path = "../../tests/support/every.rs"]
+mod every;
+
 use cnnzoo_models::{build, Arch, Config, ModelError, ARCHS};
 
 #[test]
@@ -15,23 +18,31 @@ fn parameter_counts_match_the_reference() {
         ("densenet", 758_226),
     ];
     assert_eq!(ARCHS.len(), expected.len());
-    for (name, count) in expected {
-        let arch = Arch::find(name).unwrap();
-        let g = arch.build(&arch.default_config()).unwrap();
-        assert_eq!(g.parameter_count(), count, "{name}");
-    }
+    every::every(
+        expected,
+        |(name, _)| name.to_string(),
+        |&(name, count)| {
+            let arch = Arch::find(name).unwrap();
+            let g = arch.build(&arch.default_config()).unwrap();
+            assert_eq!(g.parameter_count(), count, "{name}");
+        },
+    );
 }
 
 #[test]
 fn feature_dims_and_logits() {
     let expected = [("lenet", 84), ("alexnet", 4096), ("nin", 384), ("googlenet", 1024), ("resnet18", 512), ("densenet", 248)];
-    for (name, dim) in expected {
-        let arch = Arch::find(name).unwrap();
-        let g = arch.build(&arch.default_config()).unwrap();
-        assert_eq!(g.feature_dim(), dim, "{name}");
-        assert_eq!(g.nodes[g.logits].shape, vec![10], "{name}");
-        assert_eq!(g.input_shape(), [1, arch.recipe.size, arch.recipe.size]);
-    }
+    every::every(
+        expected,
+        |(name, _)| name.to_string(),
+        |&(name, dim)| {
+            let arch = Arch::find(name).unwrap();
+            let g = arch.build(&arch.default_config()).unwrap();
+            assert_eq!(g.feature_dim(), dim, "{name}");
+            assert_eq!(g.nodes[g.logits].shape, vec![10], "{name}");
+            assert_eq!(g.input_shape(), [1, arch.recipe.size, arch.recipe.size]);
+        },
+    );
 }
 
 #[test]

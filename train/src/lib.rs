@@ -1,5 +1,7 @@
 //! cnnzoo's trainer: the tch backend that interprets any zoo graph, the
-//! datasets, the seed's training loop, and checkpoints with their manifests.
+//! datasets as tensors (read by `cnnzoo_models::data`), the seed's training
+//! loop, and checkpoints with their manifests. It links libtorch, never ONNX
+//! Runtime.
 
 pub mod checkpoint;
 pub mod data;
