@@ -120,6 +120,9 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
     if files.is_empty() {
         return Err(InferError::Usage("no images given (pass files or folders, or --eval DIR)".into()).into());
     }
+    if !cli.features && (cli.output.is_some() || cli.format != Format::Jsonl) {
+        return Err(InferError::Usage("-o and --format apply to --features (classes go to stdout)".into()).into());
+    }
     if cli.features && cli.format == Format::Npy && cli.output.is_none() {
         return Err(InferError::Usage("--format npy needs -o FILE".into()).into());
     }
@@ -184,8 +187,9 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
     out.finish()?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "{} {done} images in {secs:.2} s ({:.1} images/sec) on {}; {failed} failed",
+        "{} {done} image{} in {secs:.2} s ({:.1} images/sec) on {}; {failed} failed",
         if cli.features { "embedded" } else { "classified" },
+        if done == 1 { "" } else { "s" },
         done as f64 / secs,
         backbone.provider()
     );
@@ -202,10 +206,13 @@ fn run_eval(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
         out.line(&serde_json::json!({"images": e.images, "accuracy": e.accuracy, "images_per_sec": per_sec, "provider": backbone.provider().to_string(), "classes": classes, "confusion": e.confusion, "predictions": e.predictions}).to_string())?;
     } else {
         out.line(&format!("accuracy {:.4} ({}/{}), {per_sec:.1} images/sec on {}", e.accuracy, e.correct, e.images, backbone.provider()))?;
-        out.line("confusion matrix (rows: true class, columns: predicted)")?;
+        out.line("confusion matrix (rows: true class, columns: predicted class, by number)")?;
+        let header: Vec<String> = (0..e.confusion.len()).map(|k| format!("{k:>5}")).collect();
+        out.line(&format!("{:>16} {}", "", header.join("")))?;
         for (t, row) in e.confusion.iter().enumerate() {
             let cells: Vec<String> = row.iter().map(|c| format!("{c:>5}")).collect();
-            out.line(&format!("{:>12} {}", classes.get(t).map(String::as_str).unwrap_or("?"), cells.join("")))?;
+            let label = format!("{t} {}", classes.get(t).map(String::as_str).unwrap_or(""));
+            out.line(&format!("{label:>16} {}", cells.join("")))?;
         }
     }
     out.finish()
@@ -253,6 +260,9 @@ fn main() -> ExitCode {
 
 /// Classifies, embeds or evaluates, as the flags say; the count of unreadable files.
 fn run(cli: &Cli) -> anyhow::Result<usize> {
+    if cli.eval.is_some() && !cli.inputs.is_empty() {
+        return Err(InferError::Usage("--eval DIR reads its own test set: give no image arguments with it".into()).into());
+    }
     let backbone = open_backbone(cli)?;
     match &cli.eval {
         Some(dir) => run_eval(cli, &backbone, dir).map(|()| 0),

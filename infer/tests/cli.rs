@@ -40,6 +40,11 @@ fn eval_prints_the_library_evaluation() {
     let o = infer(&["--model", lenet_onnx().to_str().unwrap(), "--eval", data.to_str().unwrap(), "--device", "cpu"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.starts_with(&format!("accuracy {:.4} ({}/10000)", lib.accuracy, lib.correct)), "{text}");
+    // The matrix: a header of class numbers, then one labelled row per class.
+    let rows: Vec<&str> = text.lines().skip(2).collect();
+    assert_eq!(rows.len(), 11, "{text}");
+    assert!(rows[0].split_whitespace().eq((0..10).map(|k| k.to_string())), "{text}");
+    assert!(rows[10].trim_start().starts_with("9 Ankle boot"), "{text}");
 }
 
 /// Writes the first `n` test images of Fashion-MNIST as PNG files.

@@ -160,6 +160,9 @@ fn every_bad_input_gets_its_code_and_message() {
         with("no model", vec![good.clone()], 2, &["--backbone NAME or --model FILE"]),
         with("no images", m(&[]), 2, &["no images given"]),
         with("npy without -o", m(&["--features", "--format", "npy", &good]), 2, &["--format npy needs -o"]),
+        with("-o without --features", m(&["-o", &s(&d.join("out.jsonl")), &good]), 2, &["apply to --features"]),
+        with("npy without --features", m(&["--format", "npy", &good]), 2, &["apply to --features"]),
+        with("eval with images too", m(&["--eval", &s(d), &good]), 2, &["give no image arguments"]),
         with("backbone path", vec!["--backbone".into(), "../lenet".into(), good.clone()], 2, &["no paths"]),
         with(
             "backbone unknown",
@@ -199,6 +202,7 @@ fn symlink_cycles_end_and_each_image_is_classified_once() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1, "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("classified 1 image in"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

@@ -246,7 +246,14 @@ fn main() -> ExitCode {
     if cli.list {
         for a in ARCHS {
             let r = a.recipe;
-            println!("{:<10} {:>3} px  batch {:>3}  lr {:<5} {}", a.name, r.size, r.batch_size, r.lr, a.about);
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"arch": a.name, "size": r.size, "batch_size": r.batch_size, "lr": r.lr, "epochs": r.epochs, "about": a.about})
+                );
+            } else {
+                println!("{:<10} {:>3} px  batch {:>3}  lr {:<5} {}", a.name, r.size, r.batch_size, r.lr, a.about);
+            }
         }
         return ExitCode::SUCCESS;
     }

@@ -109,3 +109,13 @@ fn libtorch_cuda_is_linked_whenever_libtorch_has_it() {
     let cuda = out.lines().find_map(|l| l.strip_prefix("CUDA: ")).unwrap_or_else(|| panic!("{out}"));
     assert!(cuda.starts_with("not available") || cuda.contains("cuda:0"), "{out}");
 }
+
+#[test]
+fn list_json_is_one_object_per_network() {
+    let o = train(&["--list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let names: Vec<&str> = lines.iter().map(|v| v["arch"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lenet", "alexnet", "nin", "googlenet", "resnet18", "densenet"]);
+    assert_eq!((lines[4]["size"].as_u64(), lines[4]["batch_size"].as_u64(), lines[4]["lr"].as_f64()), (Some(96), Some(256), Some(0.1)));
+}
