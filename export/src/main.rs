@@ -26,7 +26,7 @@ const EXAMPLES: &str = "Examples:
 #[command(name = "cnnzoo-export", disable_version_flag = true, about = "Export a cnnzoo-train checkpoint (NAME.ot + NAME.json) to ONNX, or inspect an ONNX file", after_help = EXAMPLES)]
 struct Cli {
     /// The checkpoint (NAME.ot, with NAME.json beside it), or with --inspect an ONNX file.
-    #[arg(required_unless_present = "version")]
+    #[arg(required_unless_present_any = ["version", "completions"])]
     input: Option<PathBuf>,
     /// Output file [default: NAME.onnx beside the checkpoint].
     #[arg(short, long)]
@@ -46,6 +46,9 @@ struct Cli {
     /// Machine-readable output on stdout.
     #[arg(long)]
     json: bool,
+    /// Print a completion script for this shell (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    completions: Option<clap_complete::Shell>,
     /// Print the version and the libtorch that reads checkpoints.
     #[arg(short = 'V', long)]
     version: bool,
@@ -100,6 +103,10 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "cnnzoo-export", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     let Some(input) = cli.input.as_deref() else {
         println!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-export"), cnnzoo_train::device::libtorch_report());
         return ExitCode::SUCCESS;

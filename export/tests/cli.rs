@@ -178,3 +178,14 @@ fn bad_inputs_are_named_and_never_clobber_a_good_file() {
     fails(&["--inspect", d("cut.onnx").to_str().unwrap()], &["cut.onnx", "not an ONNX model"]);
     fails(&["--inspect", lenet.with_extension("json").to_str().unwrap()], &["lenet.json", "not an ONNX model"]);
 }
+
+#[test]
+fn version_and_completions_need_no_checkpoint() {
+    let o = export(&["--version"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with(&format!("cnnzoo-export {} (git ", env!("CARGO_PKG_VERSION"))));
+    let o = export(&["--completions", "zsh"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let script = String::from_utf8_lossy(&o.stdout);
+    assert!(script.contains("#compdef cnnzoo-export") && script.contains("--no-fold-bn"));
+}

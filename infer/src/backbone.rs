@@ -141,6 +141,9 @@ impl Backbone {
         let from_file =
             ModelCard::from_metadata(&|k: &str| metadata.custom(k), any_key).map_err(|e| bad(format!("invalid model card: {e}")))?;
         drop(metadata);
+        if from_file.is_none() && (opts.card.channels.is_none() || opts.card.size.is_none()) {
+            return Err(InferError::NoCard { path });
+        }
         let card = ModelCard::merge(from_file, &opts.card).map_err(bad)?;
 
         let names: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
@@ -160,6 +163,19 @@ impl Backbone {
                 .and_then(|w| usize::try_from(w).ok())
         };
         card.check_logits(logits.as_deref().and_then(width)).map_err(bad)?;
+        // A card (or an override) must describe the input the graph takes, where the graph fixes it.
+        let input_dims: Vec<i64> =
+            session.inputs().first().and_then(|i| i.dtype().tensor_shape().map(|s| s.iter().copied().collect())).unwrap_or_default();
+        let p = &card.preprocessing;
+        if let [_, c, h, w] = input_dims[..] {
+            let fixed = |d: i64, want: usize| d <= 0 || d as usize == want;
+            if !(fixed(c, p.channels) && fixed(h, p.size) && fixed(w, p.size)) {
+                return Err(bad(format!(
+                    "the card asks for {} channel(s) at {}x{} pixels but the model takes [{c}, {h}, {w}]",
+                    p.channels, p.size, p.size
+                )));
+            }
+        }
         let feature_dim = width(&features).ok_or_else(|| bad(format!("output `{features}` has no fixed width")))?;
         Ok(Backbone {
             path,

@@ -9,6 +9,9 @@ pub enum InferError {
     Image { path: PathBuf, problem: String },
     #[error("{path}: {problem}")]
     Model { path: PathBuf, problem: String },
+    /// An ONNX file cnnzoo did not export, opened without the preprocessing it needs.
+    #[error("{path}: has no cnnzoo model card: say at least its input channels and size")]
+    NoCard { path: PathBuf },
     #[error("{0}")]
     Device(String),
     #[error("{0}")]

@@ -10,8 +10,9 @@ use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use cnnzoo_infer::npy::npy_bytes;
 use cnnzoo_infer::{collect_images, evaluate, open_image, Backbone, BackboneOptions, InferError};
-use cnnzoo_models::flags::at_least_one;
-use cnnzoo_models::fsio::{write_atomic, AtomicFile};
+use cnnzoo_models::flags::{at_least_one, positive_number};
+use cnnzoo_models::fsio::{read_bounded, write_atomic, AtomicFile};
+use cnnzoo_models::CardOverrides;
 use ndarray::Array2;
 
 const EXAMPLES: &str = "Examples:
@@ -64,6 +65,31 @@ struct Cli {
     /// ONNX Runtime intra-op threads [default: all cores].
     #[arg(long, value_parser = at_least_one)]
     threads: Option<usize>,
+    /// For a model without a cnnzoo card, or to override one field of its card:
+    /// input channels (1 or 3).
+    #[arg(long, help_heading = "Model card")]
+    channels: Option<usize>,
+    /// Input side in pixels.
+    #[arg(long, help_heading = "Model card")]
+    size: Option<usize>,
+    /// Resize filter (bilinear).
+    #[arg(long, help_heading = "Model card")]
+    resize: Option<String>,
+    /// Factor applied to 8-bit pixels [default: 1/255].
+    #[arg(long, help_heading = "Model card", value_parser = positive_number)]
+    scale: Option<f64>,
+    /// Per-channel mean subtracted after scaling, e.g. 0.485,0.456,0.406.
+    #[arg(long, help_heading = "Model card", value_delimiter = ',')]
+    mean: Option<Vec<f32>>,
+    /// Per-channel std divided by after the mean.
+    #[arg(long, help_heading = "Model card", value_delimiter = ',')]
+    std: Option<Vec<f32>>,
+    /// A text file with one class name per line, in logit order.
+    #[arg(long, help_heading = "Model card")]
+    classes: Option<PathBuf>,
+    /// Print a completion script for this shell (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    completions: Option<clap_complete::Shell>,
     /// Print the version, the ONNX Runtime loaded and the execution providers it offers.
     #[arg(short = 'V', long)]
     version: bool,
@@ -72,19 +98,46 @@ struct Cli {
     eval: Option<PathBuf>,
 }
 
+/// The card fields given on the command line.
+fn card_overrides(cli: &Cli) -> anyhow::Result<CardOverrides> {
+    let classes = match &cli.classes {
+        None => None,
+        Some(path) => {
+            let bytes = read_bounded(path, 16 << 20).map_err(|e| anyhow::anyhow!("--classes {}: {e}", path.display()))?;
+            let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("--classes {}: not a text file", path.display()))?;
+            Some(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        }
+    };
+    Ok(CardOverrides {
+        classes,
+        channels: cli.channels,
+        size: cli.size,
+        resize: cli.resize.clone(),
+        scale: cli.scale.map(|s| s as f32),
+        mean: cli.mean.clone(),
+        std: cli.std.clone(),
+    })
+}
+
 fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
-    let opts = BackboneOptions { device: cli.device, threads: cli.threads, max_batch: cli.batch_size, ..Default::default() };
-    match (&cli.model, &cli.backbone) {
-        (Some(path), _) => Ok(Backbone::open(path, &opts)?),
+    let opts = BackboneOptions { device: cli.device, threads: cli.threads, max_batch: cli.batch_size, card: card_overrides(cli)? };
+    let opened = match (&cli.model, &cli.backbone) {
+        (Some(path), _) => Backbone::open(path, &opts),
         (None, Some(name)) => {
             let dir = cli
                 .model_dir
                 .clone()
                 .or_else(|| std::env::var_os("CNNZOO_MODEL_DIR").map(PathBuf::from))
                 .unwrap_or_else(|| PathBuf::from("runs"));
-            Ok(Backbone::open_named(name, &dir, &opts)?)
+            Backbone::open_named(name, &dir, &opts)
         }
-        (None, None) => Err(InferError::Usage("say which model: --backbone NAME or --model FILE".into()).into()),
+        (None, None) => return Err(InferError::Usage("say which model: --backbone NAME or --model FILE".into()).into()),
+    };
+    match opened {
+        Err(e @ InferError::NoCard { .. }) => {
+            Err(anyhow::anyhow!("{e} (--channels N --size N; --mean, --std, --resize, --scale and --classes FILE as it needs)"))
+        }
+        r => Ok(r?),
     }
 }
 
@@ -243,6 +296,10 @@ fn print_version() -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "cnnzoo-infer", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     let result = if cli.version { print_version().map(|()| 0) } else { run(&cli) };
     match result {
         Ok(0) => ExitCode::SUCCESS,

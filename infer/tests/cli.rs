@@ -263,3 +263,57 @@ fn a_closed_pipe_ends_the_output_quietly() {
         assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn a_model_without_a_card_is_described_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = dir.path().join("foreign.onnx");
+    fixture::write_lenet(&foreign, |card| card.clear());
+    let img = test_pngs(dir.path(), 1).remove(0);
+    let f = foreign.to_str().unwrap();
+    let i = img.to_str().unwrap();
+
+    // Without a card or flags: the error names the flags that describe one.
+    let o = infer(&["--model", f, "--device", "cpu", i]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("foreign.onnx") && e.contains("no cnnzoo model card") && e.contains("--channels N --size N"), "{e}");
+
+    // With them it classifies exactly as the carded model does, with the names of --classes.
+    let classes = dir.path().join("classes.txt");
+    std::fs::write(&classes, (0..10).map(|k| format!("class-{k}\n")).collect::<String>()).unwrap();
+    let o =
+        infer(&["--model", f, "--device", "cpu", "--channels", "1", "--size", "28", "--classes", classes.to_str().unwrap(), "--json", i]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = infer(&["--model", lenet_onnx().to_str().unwrap(), "--device", "cpu", "--json", i]);
+    let want: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in 0..5 {
+        let (g, w) = (&got["top"][k], &want["top"][k]);
+        assert_eq!(g["class"], w["class"]);
+        assert_eq!(g["probability"], w["probability"]);
+        assert_eq!(g["label"].as_str().unwrap(), format!("class-{}", w["class"]));
+    }
+
+    // An override that contradicts the graph's fixed input, or the logits, is refused by name.
+    let o = infer(&["--model", lenet_onnx().to_str().unwrap(), "--device", "cpu", "--size", "32", i]);
+    assert!(stderr(&o).contains("1 channel(s) at 32x32 pixels but the model takes [1, 28, 28]"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1));
+    std::fs::write(&classes, "only\ntwo\n").unwrap();
+    let o = infer(&["--model", f, "--device", "cpu", "--channels", "1", "--size", "28", "--classes", classes.to_str().unwrap(), i]);
+    assert!(stderr(&o).contains("2 class names for 10 logits"), "{}", stderr(&o));
+    // A mean for the wrong number of channels.
+    let o = infer(&["--model", f, "--device", "cpu", "--channels", "1", "--size", "28", "--mean", "0.5,0.5", "--std", "1,1", i]);
+    assert!(stderr(&o).contains("2 values for 1 channel"), "{}", stderr(&o));
+}
+
+#[test]
+fn completions_cover_the_flags_for_each_shell() {
+    for (shell, marker) in [("bash", "complete -F"), ("zsh", "#compdef cnnzoo-infer"), ("fish", "complete -c cnnzoo-infer")] {
+        let o = infer(&["--completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let script = String::from_utf8_lossy(&o.stdout);
+        assert!(script.contains(marker) && script.contains("top-k") && script.contains("channels"), "{shell}");
+    }
+    assert_eq!(infer(&["--completions", "tcsh"]).status.code(), Some(2));
+}

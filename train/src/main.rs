@@ -32,6 +32,9 @@ struct Cli {
     /// List the networks with their default recipes and exit.
     #[arg(long)]
     list: bool,
+    /// Print a completion script for this shell (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    completions: Option<clap_complete::Shell>,
     /// Print the version, the libtorch in use, whether its CUDA is linked and which GPUs it sees.
     #[arg(short = 'V', long)]
     version: bool,
@@ -239,6 +242,10 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "cnnzoo-train", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     if cli.version {
         println!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-train"), cnnzoo_train::device::libtorch_report());
         return ExitCode::SUCCESS;

@@ -119,3 +119,11 @@ fn list_json_is_one_object_per_network() {
     assert_eq!(names, ["lenet", "alexnet", "nin", "googlenet", "resnet18", "densenet"]);
     assert_eq!((lines[4]["size"].as_u64(), lines[4]["batch_size"].as_u64(), lines[4]["lr"].as_f64()), (Some(96), Some(256), Some(0.1)));
 }
+
+#[test]
+fn completions_are_printed_for_a_shell() {
+    let o = train(&["--completions", "bash"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let script = String::from_utf8_lossy(&o.stdout);
+    assert!(script.contains("complete -F") && script.contains("--allow-one-class") && script.contains("--resume"));
+}
