@@ -11,7 +11,7 @@ use ort::value::TensorRef;
 
 use cnnzoo_models::card::{keys, FEATURES, LOGITS};
 use cnnzoo_models::preprocess::preprocess;
-use cnnzoo_models::{CardOverrides, Device, ModelCard};
+use cnnzoo_models::{CardError, CardOverrides, Device, ModelCard};
 
 use crate::runtime::{environment, register, Provider};
 use crate::InferError;
@@ -141,10 +141,10 @@ impl Backbone {
         let from_file =
             ModelCard::from_metadata(&|k: &str| metadata.custom(k), any_key).map_err(|e| bad(format!("invalid model card: {e}")))?;
         drop(metadata);
-        if from_file.is_none() && (opts.card.channels.is_none() || opts.card.size.is_none()) {
-            return Err(InferError::NoCard { path });
-        }
-        let card = ModelCard::merge(from_file, &opts.card).map_err(bad)?;
+        let card = ModelCard::merge(from_file, &opts.card).map_err(|e| match e {
+            CardError::Missing => InferError::NoCard { path: path.clone() },
+            CardError::Invalid(problem) => bad(problem),
+        })?;
 
         let names: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
         let input = session.inputs().first().map(|i| i.name().to_string()).ok_or_else(|| bad("has no input".into()))?;

@@ -72,7 +72,7 @@ pub fn driver_present() -> bool {
 /// set-up's venv.
 fn site_packages(ort_library: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = ort_library.ancestors().nth(3).map(Path::to_path_buf).into_iter().collect();
-    let venv_lib = crate::runtime::cache_dir().join("venv/lib");
+    let venv_lib = cnnzoo_models::fsio::cache_dir().join("venv/lib");
     for entry in std::fs::read_dir(&venv_lib).into_iter().flatten().flatten() {
         dirs.push(entry.path().join("site-packages"));
     }

@@ -10,7 +10,7 @@ pub enum InferError {
     #[error("{path}: {problem}")]
     Model { path: PathBuf, problem: String },
     /// An ONNX file cnnzoo did not export, opened without the preprocessing it needs.
-    #[error("{path}: has no cnnzoo model card: say at least its input channels and size")]
+    #[error("{path}: {}", cnnzoo_models::CardError::Missing)]
     NoCard { path: PathBuf },
     #[error("{0}")]
     Device(String),

@@ -201,16 +201,22 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
         done += batch.indices.len();
         let write = |r: anyhow::Result<()>| r.map_err(|e| InferError::Runtime(format!("{e:#}")));
         if cli.features {
-            for (&i, row) in batch.indices.iter().zip(batch.outputs.features.outer_iter()) {
-                let line = serde_json::json!({"path": files[i], "features": row.to_vec()}).to_string();
-                match (&mut sink, cli.format) {
-                    (Some(f), _) => write(writeln!(f, "{line}").map_err(Into::into))?,
-                    (None, Format::Jsonl) => write(out.line(&line))?,
-                    (None, Format::Npy) => {}
+            match cli.format {
+                Format::Jsonl => {
+                    for (&i, row) in batch.indices.iter().zip(batch.outputs.features.outer_iter()) {
+                        let line = serde_json::json!({"path": files[i], "features": row.to_vec()}).to_string();
+                        match &mut sink {
+                            Some(f) => write(writeln!(f, "{line}").map_err(Into::into))?,
+                            None => write(out.line(&line))?,
+                        }
+                    }
                 }
-                embedded_paths.push(&files[i]);
+                // A .npy file is written whole at the end; only it keeps every row.
+                Format::Npy => {
+                    embedded_paths.extend(batch.indices.iter().map(|&i| &files[i]));
+                    all_features.append(ndarray::Axis(0), batch.outputs.features.view()).map_err(|e| InferError::Runtime(e.to_string()))?;
+                }
             }
-            all_features.append(ndarray::Axis(0), batch.outputs.features.view()).map_err(|e| InferError::Runtime(e.to_string()))?;
             return Ok(());
         }
         for (&i, row) in batch.indices.iter().zip(batch.outputs.logits.iter().flat_map(|l| l.outer_iter())) {

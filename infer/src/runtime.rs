@@ -28,16 +28,6 @@ impl std::fmt::Display for Provider {
     }
 }
 
-/// The set-up's cache (`$CNNZOO_CACHE`, else `~/.cache/cnnzoo`), where
-/// scripts/env.sh installs ONNX Runtime and the CUDA libraries.
-pub fn cache_dir() -> PathBuf {
-    std::env::var_os("CNNZOO_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("cnnzoo")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/cnnzoo")))
-        .unwrap_or_default()
-}
-
 /// The ONNX Runtime library to load: `$ORT_DYLIB_PATH`, else the one the
 /// set-up installed (recorded at build time), else the set-up's cache.
 pub fn library_path() -> Result<PathBuf, InferError> {
@@ -51,7 +41,7 @@ pub fn library_path() -> Result<PathBuf, InferError> {
         }
         tried.push(p);
     }
-    let site = cache_dir().join("venv/lib");
+    let site = cnnzoo_models::fsio::cache_dir().join("venv/lib");
     for entry in std::fs::read_dir(&site).into_iter().flatten().flatten() {
         let capi = entry.path().join("site-packages/onnxruntime/capi");
         for lib in std::fs::read_dir(&capi).into_iter().flatten().flatten() {

@@ -16,10 +16,7 @@ use fixture::{infer_cmd, lenet_onnx, stderr};
 /// it), else what the set-up fetched into its cache.
 fn gpu_runtime() -> PathBuf {
     let cached = || {
-        let cache = std::env::var_os("CNNZOO_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/cnnzoo")))?;
-        let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
+        let mut found: Vec<PathBuf> = std::fs::read_dir(cnnzoo_models::fsio::cache_dir())
             .ok()?
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().starts_with("ort-gpu-"))

@@ -99,6 +99,17 @@ pub struct ModelCard {
     pub test_acc: Option<f64>,
 }
 
+/// Why [`ModelCard::merge`] cannot make a card.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CardError {
+    /// No card in the file, and the overrides do not say the channels and size.
+    #[error("has no cnnzoo model card: say at least its input channels and size")]
+    Missing,
+    /// The merged card cannot be carried out (names the field).
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// Changes to a card, field by field: each `Some` replaces that field alone.
 /// For a model without a card they are the card (channels and size required).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -110,25 +121,6 @@ pub struct CardOverrides {
     pub scale: Option<f32>,
     pub mean: Option<Vec<f32>>,
     pub std: Option<Vec<f32>>,
-}
-
-impl CardOverrides {
-    /// Overrides every preprocessing field with `p`'s.
-    pub fn preprocessing(p: &Preprocessing) -> CardOverrides {
-        CardOverrides {
-            channels: Some(p.channels),
-            size: Some(p.size),
-            resize: Some(p.resize.clone()),
-            scale: Some(p.scale),
-            mean: p.mean.clone(),
-            std: p.std.clone(),
-            classes: None,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        *self == CardOverrides::default()
-    }
 }
 
 impl ModelCard {
@@ -158,12 +150,12 @@ impl ModelCard {
 
     /// `card` with `overrides` applied field by field, validated; without a
     /// card, the overrides must say at least the channels and size.
-    pub fn merge(card: Option<ModelCard>, overrides: &CardOverrides) -> Result<ModelCard, String> {
+    pub fn merge(card: Option<ModelCard>, overrides: &CardOverrides) -> Result<ModelCard, CardError> {
         let mut card = match card {
             Some(c) => c,
             None => {
                 let (Some(channels), Some(size)) = (overrides.channels, overrides.size) else {
-                    return Err("has no cnnzoo model card: give at least its channels and input size".into());
+                    return Err(CardError::Missing);
                 };
                 ModelCard {
                     arch: "unknown".into(),
@@ -195,7 +187,7 @@ impl ModelCard {
         if let Some(classes) = &overrides.classes {
             card.classes = classes.clone();
         }
-        card.preprocessing.validate()?;
+        card.preprocessing.validate().map_err(CardError::Invalid)?;
         Ok(card)
     }
 
@@ -303,10 +295,8 @@ mod tests {
         assert_eq!((merged.classes.len(), merged.test_acc, merged.arch.as_str()), (10, Some(0.625), "lenet"));
         let e =
             ModelCard::merge(card, &CardOverrides { channels: Some(3), mean: Some(vec![0.5]), std: Some(vec![0.5]), ..Default::default() });
-        assert!(e.unwrap_err().contains("1 values for 3 channel"));
-        assert!(ModelCard::merge(None, &CardOverrides { size: Some(28), ..Default::default() })
-            .unwrap_err()
-            .contains("no cnnzoo model card"));
+        assert!(e.unwrap_err().to_string().contains("1 values for 3 channel"));
+        assert_eq!(ModelCard::merge(None, &CardOverrides { size: Some(28), ..Default::default() }), Err(CardError::Missing));
         let foreign = ModelCard::merge(None, &CardOverrides { channels: Some(3), size: Some(224), ..Default::default() }).unwrap();
         assert_eq!(foreign.preprocessing, Preprocessing::bilinear_unit(3, 224));
     }

@@ -8,6 +8,18 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+/// The set-up's cache (`$CNNZOO_CACHE`, else `$XDG_CACHE_HOME/cnnzoo`, else
+/// `~/.cache/cnnzoo`), where scripts/env.sh installs libtorch, ONNX Runtime
+/// and the CUDA libraries, and downloads Fashion-MNIST. scripts/env.sh follows
+/// the same rule.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("CNNZOO_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("cnnzoo")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/cnnzoo")))
+        .unwrap_or_default()
+}
+
 /// Checks that `path` is a regular file (following symlinks) before anything
 /// opens it; its size on success.
 pub fn check_regular(path: &Path) -> std::io::Result<u64> {
@@ -38,7 +50,7 @@ pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
 }
 
 /// A temporary name beside `path`, unique to this process.
-pub fn temp_beside(path: &Path) -> PathBuf {
+fn temp_beside(path: &Path) -> PathBuf {
     sweep_stale(path);
     path.with_file_name(format!(".{}.{}.tmp", file_name(path), std::process::id()))
 }

@@ -11,6 +11,15 @@ use cnnzoo_models::data::{decode_image, parse_split};
 use cnnzoo_models::ModelCard;
 use proptest::prelude::*;
 
+#[path = "../../tests/support/forged.rs"]
+mod forged;
+
+#[test]
+fn a_forged_size_hits_the_limits_before_allocating() {
+    let e = decode_image(&forged::huge_bmp(), Path::new("big.bmp")).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.starts_with("big.bmp:") && e.to_lowercase().contains("limit"), "{e:?}");
+}
+
 /// An IDX header with the right magic and arbitrary dimensions, then arbitrary bytes.
 fn idx(magic: u32, dims: Vec<u32>, body: Vec<u8>) -> Vec<u8> {
     let mut b = magic.to_be_bytes().to_vec();

@@ -9,11 +9,7 @@ use std::path::PathBuf;
 /// The places the rule names, in order.
 pub fn candidates() -> Vec<PathBuf> {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cache = std::env::var_os("CNNZOO_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("cnnzoo")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/cnnzoo")))
-        .unwrap_or_default();
+    let cache = cnnzoo_models::fsio::cache_dir();
     std::env::var_os("CNNZOO_DATA")
         .map(PathBuf::from)
         .into_iter()

@@ -89,12 +89,13 @@ pub struct Checkpoint {
     pub weights: Weights,
 }
 
+/// The checkpoint at `weights_path` with its manifest beside it. The weights
+/// are read first, so a missing or special `.ot` is what the error names.
 pub fn load(weights_path: &Path) -> Result<Checkpoint> {
-    cnnzoo_models::fsio::check_regular(weights_path).map_err(io(weights_path))?;
+    let weights = read_weights(weights_path)?;
     let paths = Paths::from_weights(weights_path);
     let manifest = read_manifest(&paths.manifest)?;
     let graph = graph_of(&manifest, &paths.manifest)?;
-    let weights = read_weights(weights_path)?;
     weights.check(&graph).map_err(|source| TrainError::Checkpoint { path: weights_path.into(), arch: manifest.arch.clone(), source })?;
     Ok(Checkpoint { manifest, graph, weights })
 }

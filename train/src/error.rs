@@ -24,6 +24,9 @@ pub enum TrainError {
     Diverged { epoch: usize, batch: usize, loss: f64, kept: usize },
     #[error("{dataset}: {problem}")]
     Empty { dataset: String, problem: String },
+    /// Training options that cannot train (the CLI refuses them when parsing).
+    #[error("{0}")]
+    Options(String),
     #[error("download of {url}: {problem}")]
     Download { url: String, problem: String },
 }

@@ -124,10 +124,10 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
         }
     }
     if opts.batch_size == 0 || !(opts.lr.is_finite() && opts.lr > 0.0) {
-        return Err(TrainError::Empty {
-            dataset: data.name.clone(),
-            problem: format!("batch size {} and learning rate {}: need at least 1 and a finite rate above 0", opts.batch_size, opts.lr),
-        });
+        return Err(TrainError::Options(format!(
+            "batch size {} and learning rate {}: need a batch of at least 1 and a finite rate above 0",
+            opts.batch_size, opts.lr
+        )));
     }
     let mut o = opts.clone();
     let channels = data.train.images.size()[1] as usize;
