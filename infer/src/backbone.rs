@@ -4,16 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use image::DynamicImage;
 use ndarray::{s, Array2, Array3, Array4, ArrayView4, Axis, Ix2};
 use ort::session::Session;
 use ort::value::TensorRef;
 
 use cnnzoo_models::card::{keys, FEATURES, LOGITS};
-use cnnzoo_models::preprocess::preprocess;
 use cnnzoo_models::{CardError, CardOverrides, Device, ModelCard};
 
 use crate::runtime::{environment, register, Provider};
+use crate::source::ImageSource;
 use crate::InferError;
 
 /// How to open a backbone. `card` overrides the model's card field by field;
@@ -26,12 +25,14 @@ pub struct BackboneOptions {
     pub threads: Option<usize>,
     /// Largest batch per run: bigger inputs are split, bounding memory.
     pub max_batch: usize,
+    /// Threads that decode and preprocess images [default: all cores].
+    pub decode_threads: Option<usize>,
     pub card: CardOverrides,
 }
 
 impl Default for BackboneOptions {
     fn default() -> Self {
-        BackboneOptions { device: Device::Auto, threads: None, max_batch: 64, card: CardOverrides::default() }
+        BackboneOptions { device: Device::Auto, threads: None, max_batch: 64, decode_threads: None, card: CardOverrides::default() }
     }
 }
 
@@ -53,7 +54,7 @@ pub struct Batch {
     pub failures: Vec<(usize, InferError)>,
 }
 
-/// One batch of inputs made ahead of its run.
+/// One batch of inputs, packed for its run.
 struct Prepared {
     x: Array4<f32>,
     indices: Vec<usize>,
@@ -78,6 +79,7 @@ pub struct Backbone {
     card: ModelCard,
     provider: Provider,
     max_batch: usize,
+    decode_threads: usize,
     input: String,
     logits: Option<String>,
     features: String,
@@ -183,6 +185,7 @@ impl Backbone {
             card,
             provider,
             max_batch: opts.max_batch.max(1),
+            decode_threads: opts.decode_threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),
             input,
             logits,
             features,
@@ -254,68 +257,34 @@ impl Backbone {
     }
 
     /// The one batching layer: turns each source into an input with `input`
-    /// (decoding and preprocessing it), `max_batch` at a time, runs each batch,
+    /// (decoding and preprocessing it), runs the inputs `max_batch` at a time,
     /// and hands `each` the batch's outputs with the indices of the sources
     /// they belong to, and the sources that failed with their errors.
     ///
-    /// Inputs are made on all cores, and the next batch is made while ONNX
-    /// Runtime runs the current one; at most two batches of inputs are in
-    /// memory, whatever the number of sources. Results come in source order.
+    /// Inputs are made on `decode_threads` worker threads while ONNX Runtime
+    /// runs the batch before; at most a few batches of inputs and one decoded
+    /// image per worker are in memory, whatever the number of sources.
+    /// Results come in source order.
     pub fn for_each_batch<S: Sync>(
         &self,
         sources: &[S],
         input: impl Fn(&S) -> Result<Array3<f32>, InferError> + Sync,
         mut each: impl FnMut(Batch) -> Result<(), InferError>,
     ) -> Result<(), InferError> {
-        // One core is left to ONNX Runtime, which runs the previous batch meanwhile
-        // (measured on 2 cores: decoding on both slowed 10,000 PNGs by a quarter).
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
-        let input = &input;
-        std::thread::scope(|scope| {
-            // One batch waits in the channel while the next is being made: the
-            // producer stops when the consumer returns (an error drops `batches`).
-            let (send, batches) = std::sync::mpsc::sync_channel::<Prepared>(1);
-            scope.spawn(move || {
-                for (chunk_index, chunk) in sources.chunks(self.max_batch).enumerate() {
-                    if send.send(self.prepare(chunk_index * self.max_batch, chunk, input, workers)).is_err() {
-                        return;
-                    }
-                }
-            });
-            for Prepared { x, indices, failures } in batches {
-                let outputs = if indices.is_empty() {
-                    Outputs { logits: self.logits.as_ref().map(|_| Array2::zeros((0, 0))), features: Array2::zeros((0, self.feature_dim)) }
-                } else {
-                    self.run(x.view())?
-                };
-                each(Batch { indices, outputs, failures })?;
-            }
-            Ok(())
+        crate::pipeline::stream(sources, self.decode_threads, self.max_batch, &input, |first, made| {
+            let Prepared { x, indices, failures } = self.pack(first, made);
+            let outputs = if indices.is_empty() {
+                Outputs { logits: self.logits.as_ref().map(|_| Array2::zeros((0, 0))), features: Array2::zeros((0, self.feature_dim)) }
+            } else {
+                self.run(x.view())?
+            };
+            each(Batch { indices, outputs, failures })
         })
     }
 
-    /// The inputs of one chunk of sources (the first has index `first`), made
-    /// by up to `workers` threads, packed densely in source order.
-    fn prepare<S: Sync>(
-        &self,
-        first: usize,
-        chunk: &[S],
-        input: &(impl Fn(&S) -> Result<Array3<f32>, InferError> + Sync),
-        workers: usize,
-    ) -> Prepared {
-        let per_worker = chunk.len().div_ceil(workers.max(1)).max(1);
-        let made: Vec<Result<Array3<f32>, InferError>> = if chunk.len() <= 1 || workers <= 1 {
-            chunk.iter().map(input).collect()
-        } else {
-            std::thread::scope(|scope| {
-                let parts: Vec<_> =
-                    chunk.chunks(per_worker).map(|part| scope.spawn(move || part.iter().map(input).collect::<Vec<_>>())).collect();
-                parts
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(InferError::Runtime("a preprocessing thread panicked".into()))]))
-                    .collect()
-            })
-        };
+    /// Packs the inputs made for one batch (the first source has index
+    /// `first`) densely into `[N, C, H, W]`, setting the failures aside.
+    fn pack(&self, first: usize, made: crate::pipeline::Made) -> Prepared {
         let p = &self.card.preprocessing;
         let ok = made.iter().filter(|r| r.is_ok()).count();
         let mut x = Array4::zeros((ok, p.channels, p.size, p.size));
@@ -332,34 +301,43 @@ impl Backbone {
         Prepared { x, indices, failures }
     }
 
-    /// The network input `[C, H, W]` for one decoded image, by the model's card.
-    pub fn input(&self, image: &DynamicImage) -> Array3<f32> {
-        preprocess(image, &self.card.preprocessing)
+    /// The network input `[C, H, W]` for one source (a decoded image, a file,
+    /// encoded bytes), by the model's card.
+    pub fn input(&self, source: &(impl ImageSource + ?Sized)) -> Result<Array3<f32>, InferError> {
+        source.input(&self.card.preprocessing)
     }
 
-    /// One feature vector per image, `[N, D]`, one batch in memory at a time.
-    pub fn embed(&self, images: &[DynamicImage]) -> Result<Array2<f32>, InferError> {
+    /// One feature vector per image, `[N, D]`. Files and encoded images are
+    /// decoded in parallel while the model runs; the first one that cannot
+    /// be read is the error.
+    pub fn embed<S: ImageSource>(&self, images: &[S]) -> Result<Array2<f32>, InferError> {
         let mut out = Array2::zeros((0, self.feature_dim));
         self.for_each_batch(
             images,
-            |img| Ok(self.input(img)),
-            |batch| out.append(Axis(0), batch.outputs.features.view()).map_err(|e| InferError::Runtime(e.to_string())),
+            |img| self.input(img),
+            |batch| match batch.failures.into_iter().next() {
+                Some((_, e)) => Err(e),
+                None => out.append(Axis(0), batch.outputs.features.view()).map_err(|e| InferError::Runtime(e.to_string())),
+            },
         )?;
         Ok(out)
     }
 
     /// The `k` most probable classes of each image, most probable first.
-    pub fn classify(&self, images: &[DynamicImage], k: usize) -> Result<Vec<Vec<Prediction>>, InferError> {
+    pub fn classify<S: ImageSource>(&self, images: &[S], k: usize) -> Result<Vec<Vec<Prediction>>, InferError> {
         if !self.has_logits() {
             return Err(InferError::Usage(format!("{}: a features-only backbone cannot classify", self.path.display())));
         }
         let mut out = vec![];
         self.for_each_batch(
             images,
-            |img| Ok(self.input(img)),
-            |batch| {
-                out.extend(batch.outputs.logits.iter().flat_map(|l| l.outer_iter()).map(|row| self.top_k(&row.to_vec(), k)));
-                Ok(())
+            |img| self.input(img),
+            |batch| match batch.failures.into_iter().next() {
+                Some((_, e)) => Err(e),
+                None => {
+                    out.extend(batch.outputs.logits.iter().flat_map(|l| l.outer_iter()).map(|row| self.top_k(&row.to_vec(), k)));
+                    Ok(())
+                }
             },
         )?;
         Ok(out)

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use cnnzoo_models::data::{collect_images, open_image, read_fashion_mnist, IdxSplit};
+use cnnzoo_models::data::{collect_images, read_fashion_mnist, IdxSplit};
 use image::DynamicImage;
 
 use crate::{Backbone, InferError};
@@ -51,14 +51,11 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
         return Err(InferError::Data(format!("{}: no test examples (an accuracy of nothing is not 0)", dir.join("test").display())));
     }
     let mut predictions = Vec::with_capacity(examples.len());
-    let input = |example: &Example| {
-        let img = match example {
-            Example::File(path) => open_image(path)?,
-            Example::Idx(split, i) => DynamicImage::ImageLuma8(
-                split.image(*i).ok_or_else(|| InferError::Data(format!("{}: IDX image {i} is missing", dir.display())))?,
-            ),
-        };
-        Ok(backbone.input(&img))
+    let input = |example: &Example| match example {
+        Example::File(path) => backbone.input(path),
+        Example::Idx(split, i) => backbone.input(&DynamicImage::ImageLuma8(
+            split.image(*i).ok_or_else(|| InferError::Data(format!("{}: IDX image {i} is missing", dir.display())))?,
+        )),
     };
     backbone.for_each_batch(&examples, input, |batch| match batch.failures.into_iter().next() {
         // A test set is all or nothing: an unreadable example would skew the accuracy.

@@ -11,8 +11,9 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let opts = BackboneOptions { device: Device::Auto, ..Default::default() };
 //! let backbone = Backbone::open("runs/densenet.onnx", &opts)?;
+//! // Files are decoded in parallel, as the model's card says, while it runs.
+//! let features = backbone.embed(&["shoe.png", "bag.jpg"].map(std::path::Path::new))?; // [2, 248]
 //! let img = cnnzoo_infer::open_image("shoe.png".as_ref())?;
-//! let features = backbone.embed(&[img.clone()])?; // [1, 248]
 //! let top = &backbone.classify(&[img], 3)?[0];
 //! println!("{} {:.3} on {}", top[0].label, top[0].probability, backbone.provider());
 //! # Ok(()) }
@@ -23,7 +24,9 @@ mod cuda;
 mod error;
 mod eval;
 pub mod npy;
+mod pipeline;
 mod runtime;
+mod source;
 
 pub use backbone::{valid_name, Backbone, BackboneOptions, Batch, Outputs, Prediction};
 pub use cnnzoo_models::data::{collect_images, open_image, read_fashion_mnist, IMAGE_EXTENSIONS};
@@ -33,3 +36,4 @@ pub use cuda::DRIVER as CUDA_DRIVER;
 pub use error::InferError;
 pub use eval::{evaluate, Evaluation};
 pub use runtime::{library_path, runtime_info, Provider, RuntimeInfo};
+pub use source::{Encoded, ImageSource};

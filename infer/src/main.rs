@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use cnnzoo_infer::npy::npy_bytes;
-use cnnzoo_infer::{collect_images, evaluate, open_image, Backbone, BackboneOptions, InferError};
+use cnnzoo_infer::{collect_images, evaluate, Backbone, BackboneOptions, InferError};
 use cnnzoo_models::flags::{at_least_one, positive_number};
 use cnnzoo_models::fsio::{read_bounded, write_atomic, AtomicFile};
 use cnnzoo_models::CardOverrides;
@@ -65,6 +65,9 @@ struct Cli {
     /// ONNX Runtime intra-op threads [default: all cores].
     #[arg(long, value_parser = at_least_one)]
     threads: Option<usize>,
+    /// Threads that decode and preprocess images, while the model runs [default: all cores].
+    #[arg(long, value_parser = at_least_one)]
+    decode_threads: Option<usize>,
     /// For a model without a cnnzoo card, or to override one field of its card:
     /// input channels (1 or 3).
     #[arg(long, help_heading = "Model card")]
@@ -72,7 +75,7 @@ struct Cli {
     /// Input side in pixels.
     #[arg(long, help_heading = "Model card")]
     size: Option<usize>,
-    /// Resize filter (bilinear).
+    /// Resize filter: bilinear_antialias (PyTorch's antialias=True) or bilinear.
     #[arg(long, help_heading = "Model card")]
     resize: Option<String>,
     /// Factor applied to 8-bit pixels [default: 1/255].
@@ -84,6 +87,9 @@ struct Cli {
     /// Per-channel std divided by after the mean.
     #[arg(long, help_heading = "Model card", value_delimiter = ',')]
     std: Option<Vec<f32>>,
+    /// Turn photos upright by their EXIF orientation tag first (true or false).
+    #[arg(long, help_heading = "Model card", value_name = "BOOL")]
+    exif_orientation: Option<bool>,
     /// A text file with one class name per line, in logit order.
     #[arg(long, help_heading = "Model card")]
     classes: Option<PathBuf>,
@@ -116,11 +122,18 @@ fn card_overrides(cli: &Cli) -> anyhow::Result<CardOverrides> {
         scale: cli.scale.map(|s| s as f32),
         mean: cli.mean.clone(),
         std: cli.std.clone(),
+        exif_orientation: cli.exif_orientation,
     })
 }
 
 fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
-    let opts = BackboneOptions { device: cli.device, threads: cli.threads, max_batch: cli.batch_size, card: card_overrides(cli)? };
+    let opts = BackboneOptions {
+        device: cli.device,
+        threads: cli.threads,
+        max_batch: cli.batch_size,
+        decode_threads: cli.decode_threads,
+        card: card_overrides(cli)?,
+    };
     let opened = match (&cli.model, &cli.backbone) {
         (Some(path), _) => Backbone::open(path, &opts),
         (None, Some(name)) => {
@@ -191,8 +204,8 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
     let (mut failed, mut done, mut all_features) = (0usize, 0usize, Array2::zeros((0, backbone.feature_dim())));
     let mut embedded_paths: Vec<&PathBuf> = vec![];
     let started = Instant::now();
-    // Each image is preprocessed as soon as it is decoded: one batch of inputs in memory.
-    let input = |path: &PathBuf| Ok(backbone.input(&open_image(path)?));
+    // Each image is preprocessed as soon as it is decoded, on all cores.
+    let input = |path: &PathBuf| backbone.input(path);
     backbone.for_each_batch(&files, input, |batch| {
         for (_, e) in &batch.failures {
             eprintln!("error: {e}");

@@ -106,7 +106,7 @@ fn every_bad_input_gets_its_code_and_message() {
         ),
         bad_img("truncated.png", &png_bytes[..60], "truncated.png"),
         bad_img("empty.png", b"", "empty.png"),
-        bad_img("notes.png", b"these are not pixels", "Invalid PNG signature"),
+        bad_img("notes.png", b"these are not pixels", "notes.png: not an image (unknown format)"),
         bad_img("notes.dat", b"these are not pixels", "not an image"),
         bad_img("half.jpg", &jpeg[..jpeg.len() / 2], "truncated JPEG"),
         bad_img("header-only.jpg", &jpeg[..20], "header-only.jpg"),

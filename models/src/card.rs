@@ -121,6 +121,7 @@ pub struct CardOverrides {
     pub scale: Option<f32>,
     pub mean: Option<Vec<f32>>,
     pub std: Option<Vec<f32>>,
+    pub exif_orientation: Option<bool>,
 }
 
 impl ModelCard {
@@ -157,12 +158,7 @@ impl ModelCard {
                 let (Some(channels), Some(size)) = (overrides.channels, overrides.size) else {
                     return Err(CardError::Missing);
                 };
-                ModelCard {
-                    arch: "unknown".into(),
-                    classes: vec![],
-                    preprocessing: Preprocessing::bilinear_unit(channels, size),
-                    test_acc: None,
-                }
+                ModelCard { arch: "unknown".into(), classes: vec![], preprocessing: Preprocessing::new(channels, size), test_acc: None }
             }
         };
         let p = &mut card.preprocessing;
@@ -183,6 +179,9 @@ impl ModelCard {
         }
         if overrides.std.is_some() {
             p.std = overrides.std.clone();
+        }
+        if let Some(v) = overrides.exif_orientation {
+            p.exif_orientation = v;
         }
         if let Some(classes) = &overrides.classes {
             card.classes = classes.clone();
@@ -298,7 +297,7 @@ mod tests {
         assert!(e.unwrap_err().to_string().contains("1 values for 3 channel"));
         assert_eq!(ModelCard::merge(None, &CardOverrides { size: Some(28), ..Default::default() }), Err(CardError::Missing));
         let foreign = ModelCard::merge(None, &CardOverrides { channels: Some(3), size: Some(224), ..Default::default() }).unwrap();
-        assert_eq!(foreign.preprocessing, Preprocessing::bilinear_unit(3, 224));
+        assert_eq!(foreign.preprocessing, Preprocessing::new(3, 224));
     }
 
     #[test]

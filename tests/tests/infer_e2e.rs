@@ -79,17 +79,21 @@ fn eval_reproduces_training_accuracy_and_libtorch_predictions() {
 
 #[test]
 fn preprocessing_matches_the_trainers_libtorch_resize() {
+    // The card training writes, at the zoo's sizes and downscaled (libtorch's antialiased kernel).
     let test = load_idx(&fashion_mnist()).unwrap().test.take(8);
-    let torch = batch_input(&test.images, tch::Device::Cpu, 96);
     let split = read_fashion_mnist(&fashion_mnist(), "t10k", 10).unwrap();
-    let p = Preprocessing::bilinear_unit(1, 96);
-    for i in 0..8 {
-        let img = image::DynamicImage::ImageLuma8(split.image(i).unwrap());
-        let ours = preprocess(&img, &p);
-        let theirs: Vec<f32> = Vec::try_from(torch.get(i as i64).view(-1)).unwrap();
-        let err = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        assert!(err < 1e-5, "image {i}: {err}");
+    for size in [28, 96, 224, 20, 9] {
+        let torch = batch_input(&test.images, tch::Device::Cpu, size);
+        let p = Preprocessing::new(1, size);
+        for i in 0..8 {
+            let img = image::DynamicImage::ImageLuma8(split.image(i).unwrap());
+            let ours = preprocess(&img, &p);
+            let theirs: Vec<f32> = Vec::try_from(torch.get(i as i64).view(-1)).unwrap();
+            let err = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(err < 1e-5, "size {size}, image {i}: {err}");
+        }
     }
+    let p = Preprocessing::bilinear_unit(1, 96);
     // RGB is converted with ITU-R 601 luma; alpha is composited on black.
     let rgb = image::DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(2, 2, image::Rgba([200, 100, 50, 128])));
     let small = Preprocessing { size: 2, scale: 1.0, ..p };

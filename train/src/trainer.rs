@@ -54,15 +54,19 @@ impl Options {
     }
 }
 
-/// Moves a batch to the device and resizes it bilinearly (align_corners = false,
-/// the filter that inference reproduces) when the network wants another size.
+/// Moves a batch to the device and resizes it as the card's
+/// `bilinear_antialias` says (align_corners = false; the filter inference
+/// reproduces) when the network wants another size. Upscaling, the
+/// antialiased filter is plain bilinear, and libtorch's plain kernel is used.
 pub fn batch_input(images: &Tensor, device: Device, size: usize) -> Tensor {
     let x = images.to_device(device);
-    let (h, w) = (x.size()[2], x.size()[3]);
-    if (h, w) == (size as i64, size as i64) {
+    let (h, w, s) = (x.size()[2], x.size()[3], size as i64);
+    if (h, w) == (s, s) {
         x
+    } else if h <= s && w <= s {
+        x.upsample_bilinear2d([s, s], false, None, None)
     } else {
-        x.upsample_bilinear2d([size as i64, size as i64], false, None, None)
+        x.internal_upsample_bilinear2d_aa([s, s], false, None, None)
     }
 }
 
@@ -96,7 +100,7 @@ fn new_manifest(o: &Options, data: &Dataset, channels: usize) -> Manifest {
         arch: o.arch.name.into(),
         input: [channels, o.size, o.size],
         classes: data.classes.clone(),
-        preprocessing: Preprocessing::bilinear_unit(channels, o.size),
+        preprocessing: Preprocessing::new(channels, o.size),
         hyperparameters: Hyperparameters {
             epochs: o.epochs,
             batch_size: o.batch_size,

@@ -1,10 +1,12 @@
-//! Image files decoded by their content, with bounded memory: a forged header
-//! cannot make the decoder allocate without limit.
+//! Image files decoded by their content, with bounded memory (a forged header
+//! cannot make the decoder allocate without limit), upright by their EXIF
+//! orientation, and for JPEG straight to the channels the model needs.
 
-use std::io::{BufRead, Seek};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use thiserror::Error;
 
 /// A file that could not be decoded, and why.
@@ -15,8 +17,8 @@ pub struct ImageError {
     pub problem: String,
 }
 
-/// Largest image accepted, in pixels per side and bytes decoded: enough for a
-/// 4000x3000 photo, far below what a forged header could claim.
+/// Largest image accepted, in pixels per side and bytes decoded: a
+/// 16,384-pixel panorama or scan decodes, a forged header's claim does not.
 pub const MAX_SIDE: u32 = 16_384;
 const MAX_ALLOC: u64 = 1 << 30;
 
@@ -28,19 +30,51 @@ fn limits() -> Limits {
     l
 }
 
-/// Decodes an image file by its content (not its extension), with bounded memory.
+/// How to decode: the choices the model card makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// The caller wants luma only: a JPEG that stores luma (YCbCr or gray)
+    /// is decoded to its Y plane alone, skipping chroma upsampling and colour
+    /// conversion. Other formats decode as stored (the caller converts).
+    pub luma: bool,
+    /// Turn the image upright by its EXIF orientation tag.
+    pub exif_orientation: bool,
+}
+
+impl Default for DecodeOptions {
+    /// Full colour, upright: what a photo viewer shows.
+    fn default() -> Self {
+        DecodeOptions { luma: false, exif_orientation: true }
+    }
+}
+
+/// Largest image file read, in bytes: a compressed image is smaller than its
+/// decoded pixels, which [`MAX_ALLOC`] bounds.
+const MAX_FILE: u64 = MAX_ALLOC;
+
+/// Decodes an image file by its content (not its extension), with bounded
+/// memory, in full colour and upright.
 pub fn open_image(path: &Path) -> Result<DynamicImage, ImageError> {
+    open_image_with(path, &DecodeOptions::default())
+}
+
+/// [`open_image`] with the decoding a model card asks for.
+pub fn open_image_with(path: &Path, opts: &DecodeOptions) -> Result<DynamicImage, ImageError> {
     let err = |problem: String| ImageError { path: path.to_path_buf(), problem };
-    crate::fsio::check_regular(path).map_err(|e| err(e.to_string()))?;
-    let reader = ImageReader::open(path).map_err(|e| err(e.to_string()))?;
-    decode(reader, &err)
+    let bytes = crate::fsio::read_bounded(path, MAX_FILE).map_err(|e| err(e.to_string()))?;
+    decode(&bytes, opts, &err)
 }
 
 /// Decodes an image held in memory, by the same rules as [`open_image`];
 /// `name` is what errors call it.
 pub fn decode_image(bytes: &[u8], name: &Path) -> Result<DynamicImage, ImageError> {
+    decode_image_with(bytes, name, &DecodeOptions::default())
+}
+
+/// [`decode_image`] with the decoding a model card asks for.
+pub fn decode_image_with(bytes: &[u8], name: &Path, opts: &DecodeOptions) -> Result<DynamicImage, ImageError> {
     let err = |problem: String| ImageError { path: name.to_path_buf(), problem };
-    decode(ImageReader::new(std::io::Cursor::new(bytes)), &err)
+    decode(bytes, opts, &err)
 }
 
 /// Whether JPEG data ends with its end-of-image marker, as a whole file does.
@@ -48,28 +82,74 @@ pub fn decode_image(bytes: &[u8], name: &Path) -> Result<DynamicImage, ImageErro
 /// so do we. (A few KiB of trailing bytes after the marker, which some cameras
 /// write, are allowed: the marker is looked for in the last 4 KiB. Entropy-coded
 /// data escapes 0xFF, so a cut scan cannot end in a false marker.)
-fn jpeg_is_whole<R: BufRead + Seek>(reader: &mut R) -> std::io::Result<bool> {
-    let len = reader.seek(std::io::SeekFrom::End(0))?;
-    let tail_len = len.min(4 * 1024);
-    reader.seek(std::io::SeekFrom::Start(len - tail_len))?;
-    let mut tail = vec![0; tail_len as usize];
-    reader.read_exact(&mut tail)?;
-    reader.seek(std::io::SeekFrom::Start(0))?;
-    Ok(tail.windows(2).any(|w| w == [0xFF, 0xD9]))
+fn jpeg_is_whole(bytes: &[u8]) -> bool {
+    bytes[bytes.len().saturating_sub(4 * 1024)..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
-fn decode<R: BufRead + Seek>(reader: ImageReader<R>, err: &dyn Fn(String) -> ImageError) -> Result<DynamicImage, ImageError> {
-    let reader = reader.with_guessed_format().map_err(|e| err(e.to_string()))?;
-    let Some(format) = reader.format() else {
-        return Err(err("not an image (unknown format)".into()));
-    };
-    let mut inner = reader.into_inner();
-    if format == ImageFormat::Jpeg && !jpeg_is_whole(&mut inner).map_err(|e| err(e.to_string()))? {
-        return Err(err("truncated JPEG (no end-of-image marker)".into()));
+/// The bytes `w x h` pixels of `samples` bytes each take, if within [`MAX_ALLOC`].
+fn check_alloc(w: usize, h: usize, samples: usize, what: &str) -> Result<(), String> {
+    let need = (w as u64) * (h as u64) * samples as u64;
+    if need > MAX_ALLOC {
+        return Err(format!("{w}x{h} {what} needs {} MiB to decode (limit {} MiB)", need >> 20, MAX_ALLOC >> 20));
     }
-    let mut reader = ImageReader::with_format(inner, format);
+    if w as u64 > MAX_SIDE as u64 || h as u64 > MAX_SIDE as u64 {
+        return Err(format!("{w}x{h} pixels: a side is over {MAX_SIDE}"));
+    }
+    Ok(())
+}
+
+/// JPEGs are decoded by zune-jpeg directly: to the Y plane alone when luma is
+/// wanted and the file stores it, to RGB otherwise (CMYK and YCCK included).
+fn decode_jpeg(bytes: &[u8], opts: &DecodeOptions) -> Result<(DynamicImage, Orientation), String> {
+    use zune_core::colorspace::ColorSpace;
+    if !jpeg_is_whole(bytes) {
+        return Err("truncated JPEG (no end-of-image marker)".into());
+    }
+    let options = zune_core::options::DecoderOptions::default().set_strict_mode(false).set_max_width(usize::MAX).set_max_height(usize::MAX);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options);
+    decoder.decode_headers().map_err(|e| e.to_string())?;
+    let (w, h) = decoder.dimensions().ok_or("JPEG without dimensions")?;
+    let input = decoder.input_colorspace().ok_or("JPEG without a colour space")?;
+    let out = match input {
+        ColorSpace::Luma => ColorSpace::Luma,
+        ColorSpace::YCbCr if opts.luma => ColorSpace::Luma,
+        _ => ColorSpace::RGB,
+    };
+    check_alloc(w, h, out.num_components(), "JPEG")?;
+    decoder.set_options(decoder.options().jpeg_set_out_colorspace(out));
+    let orientation = decoder.exif().and_then(|exif| Orientation::from_exif_chunk(exif)).unwrap_or(Orientation::NoTransforms);
+    let pixels = decoder.decode().map_err(|e| e.to_string())?;
+    let (w, h) = (w as u32, h as u32);
+    let img = match out {
+        ColorSpace::Luma => image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8),
+        _ => image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
+    };
+    Ok((img.ok_or("the JPEG decoder returned fewer pixels than the header says")?, orientation))
+}
+
+/// Every other format through the `image` crate, with its limits.
+fn decode_other(bytes: &[u8], format: ImageFormat) -> Result<(DynamicImage, Orientation), String> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits());
-    reader.decode().map_err(|e| err(e.to_string()))
+    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let (w, h) = decoder.dimensions();
+    check_alloc(w as usize, h as usize, decoder.color_type().bytes_per_pixel() as usize, &format!("{:?}", decoder.color_type()))?;
+    Ok((DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?, orientation))
+}
+
+fn decode(bytes: &[u8], opts: &DecodeOptions, err: &dyn Fn(String) -> ImageError) -> Result<DynamicImage, ImageError> {
+    let format = match image::guess_format(bytes) {
+        Ok(f) => f,
+        Err(_) if bytes.is_empty() => return Err(err("empty file (not an image)".into())),
+        Err(_) => return Err(err("not an image (unknown format)".into())),
+    };
+    let (mut img, orientation) =
+        if format == ImageFormat::Jpeg { decode_jpeg(bytes, opts) } else { decode_other(bytes, format) }.map_err(err)?;
+    if opts.exif_orientation {
+        img.apply_orientation(orientation);
+    }
+    Ok(img)
 }
 
 #[cfg(test)]

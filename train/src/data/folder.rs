@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use cnnzoo_models::data::{class_folders, collect_images, open_image};
-use cnnzoo_models::preprocess::preprocess;
+use cnnzoo_models::data::{class_folders, collect_images};
+use cnnzoo_models::preprocess::load;
 use cnnzoo_models::Preprocessing;
 use tch::{Kind, Tensor};
 
@@ -33,8 +33,8 @@ fn split(dir: &Path, classes: &[String], prep: &Preprocessing) -> Result<Split> 
             return Err(TrainError::Data { path: class_dir, problem: "holds no images (a class needs examples)".into() });
         }
         for file in files {
-            let img = open_image(&file).map_err(|e| TrainError::Data { path: file.clone(), problem: e.to_string() })?;
-            pixels.extend(preprocess(&img, prep).iter());
+            let x = load(&file, prep).map_err(|e| TrainError::Data { path: file.clone(), problem: e.to_string() })?;
+            pixels.extend(x.iter());
             labels.push(label as i64);
         }
     }
@@ -51,7 +51,7 @@ pub fn load_folder(dir: &Path, channels: usize, size: usize) -> Result<Dataset> 
     if let Some(unknown) = classes_of(&dir.join("test"))?.into_iter().find(|c| !classes.contains(c)) {
         return Err(TrainError::Data { path: dir.join("test").join(&unknown), problem: "is a class that train/ does not have".into() });
     }
-    let prep = Preprocessing::bilinear_unit(channels, size);
+    let prep = Preprocessing::new(channels, size);
     Ok(Dataset {
         name: format!("image folder ({})", dir.display()),
         train: split(&dir.join("train"), &classes, &prep)?,

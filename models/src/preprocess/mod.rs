@@ -1,0 +1,247 @@
+//! How an image becomes a network's input: the preprocessing half of the model
+//! contract, and its one implementation (decode to the model's channels,
+//! resize with the card's filter, scale, normalize). cnnzoo-train prepares
+//! image-folder datasets with this very function and resizes IDX batches with
+//! libtorch's own filter, which [`preprocess`] reproduces; cnnzoo-infer
+//! applies it to every image it serves. A test checks it against PyTorch's
+//! `interpolate` for every filter a card can name.
+
+mod pixels;
+mod resize;
+
+use std::path::Path;
+
+use image::DynamicImage;
+use ndarray::Array3;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{decode_image_with, open_image_with, DecodeOptions, ImageError};
+pub use pixels::Rows;
+pub use resize::{dot, Filter, Taps};
+
+/// How an image becomes the network's input. Training writes it into the
+/// manifest, the exporter into the ONNX metadata, inference reads it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessing {
+    /// 1 = grayscale (ITU-R 601 luma, alpha composited on black), 3 = RGB.
+    pub channels: usize,
+    /// Square side the image is resized to.
+    pub size: usize,
+    /// Resize filter, as PyTorch's `interpolate(mode="bilinear",
+    /// align_corners=False)`: `bilinear` (no antialiasing, the first cards)
+    /// or `bilinear_antialias` (`antialias=True`; the same when upscaling).
+    pub resize: String,
+    /// Pixels are multiplied by this (1/255 maps bytes to [0, 1]).
+    pub scale: f32,
+    /// Per-channel mean and std subtracted and divided after scaling, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std: Option<Vec<f32>>,
+    /// Whether an image is first turned upright by its EXIF orientation tag,
+    /// as photo viewers show it. Cards written before this field do not.
+    #[serde(default)]
+    pub exif_orientation: bool,
+}
+
+/// The resize filters this implementation knows.
+pub const RESIZE_FILTERS: [&str; 2] = Filter::NAMES;
+
+/// The largest input side a card may ask for (the zoo's largest is 224).
+pub const MAX_INPUT_SIDE: usize = 4096;
+
+impl Preprocessing {
+    /// What cnnzoo-train writes: upright, antialiased bilinear resize to
+    /// `size`, scale to [0, 1].
+    pub fn new(channels: usize, size: usize) -> Self {
+        Preprocessing { resize: "bilinear_antialias".into(), exif_orientation: true, ..Self::bilinear_unit(channels, size) }
+    }
+
+    /// The first cards' preprocessing: plain bilinear, EXIF tags ignored.
+    pub fn bilinear_unit(channels: usize, size: usize) -> Self {
+        Preprocessing { channels, size, resize: "bilinear".into(), scale: 1.0 / 255.0, mean: None, std: None, exif_orientation: false }
+    }
+
+    /// The resize filter (the card is valid).
+    pub fn filter(&self) -> Filter {
+        Filter::from_name(&self.resize).unwrap_or(Filter::Bilinear)
+    }
+
+    /// How files are decoded for this card: straight to one channel where
+    /// the format holds luma, upright if the card says so.
+    pub fn decoding(&self) -> DecodeOptions {
+        DecodeOptions { luma: self.channels == 1, exif_orientation: self.exif_orientation }
+    }
+
+    /// Checks that the steps can be carried out and give finite numbers:
+    /// 1 or 3 channels, a side of 1 to [`MAX_INPUT_SIDE`], a known filter, a
+    /// finite positive scale, and mean/std given together, one value per
+    /// channel, finite, with std > 0.
+    pub fn validate(&self) -> Result<(), String> {
+        if !matches!(self.channels, 1 | 3) {
+            return Err(format!("channels {}: must be 1 (grayscale) or 3 (RGB)", self.channels));
+        }
+        if !(1..=MAX_INPUT_SIDE).contains(&self.size) {
+            return Err(format!("size {}: must be 1 to {MAX_INPUT_SIDE} pixels", self.size));
+        }
+        if Filter::from_name(&self.resize).is_none() {
+            return Err(format!("resize {:?}: unknown filter (known: {})", self.resize, RESIZE_FILTERS.join(", ")));
+        }
+        if !(self.scale.is_finite() && self.scale > 0.0) {
+            return Err(format!("scale {}: must be finite and positive", self.scale));
+        }
+        match (&self.mean, &self.std) {
+            (None, None) => Ok(()),
+            (Some(_), None) | (None, Some(_)) => Err("mean and std: give both or neither".into()),
+            (Some(mean), Some(std)) => {
+                for (name, values) in [("mean", mean), ("std", std)] {
+                    if values.len() != self.channels {
+                        return Err(format!("{name}: {} values for {} channel(s)", values.len(), self.channels));
+                    }
+                    if values.iter().any(|v| !v.is_finite()) {
+                        return Err(format!("{name} {values:?}: values must be finite"));
+                    }
+                }
+                match std.iter().find(|&&v| v <= 0.0) {
+                    Some(v) => Err(format!("std {v}: must be positive (it divides)")),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// The network input `[C, size, size]` for one decoded image: the image's rows
+/// as the model's channels, resized with the card's filter (horizontal pass,
+/// then vertical), scaled and normalized.
+pub fn preprocess(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
+    let filter = p.filter();
+    let (w, h, c, size) = (img.width() as usize, img.height() as usize, p.channels, p.size);
+    let (tx, ty) = (Taps::new(filter, w, size), Taps::new(filter, h, size));
+    // Horizontal pass over the rows the vertical taps read (all of them when
+    // an antialiased filter downscales, two per output row otherwise).
+    let rows = Rows::new(img, c);
+    let mut line = vec![0.0f32; c * w];
+    let mut across = vec![0.0f32; c * h * size];
+    for y in ty.inputs_used() {
+        rows.read(y, &mut line);
+        for k in 0..c {
+            let src = &line[k * w..(k + 1) * w];
+            let dst = &mut across[(k * h + y) * size..(k * h + y + 1) * size];
+            for (o, d) in dst.iter_mut().enumerate() {
+                let (start, weights) = tx.get(o);
+                *d = dot(&src[start..start + weights.len()], weights);
+            }
+        }
+    }
+    // Vertical pass: each output row is a weighted sum of whole rows.
+    let mut x = Array3::<f32>::zeros((c, size, size));
+    for k in 0..c {
+        for oy in 0..size {
+            let (start, weights) = ty.get(oy);
+            let mut out = x.slice_mut(ndarray::s![k, oy, ..]);
+            for (j, &wy) in weights.iter().enumerate() {
+                let src = &across[(k * h + start + j) * size..(k * h + start + j + 1) * size];
+                out.zip_mut_with(&ndarray::ArrayView1::from(src), |o, &v| *o += wy * v);
+            }
+        }
+    }
+    x *= p.scale;
+    if let (Some(mean), Some(std)) = (&p.mean, &p.std) {
+        for (k, mut plane) in x.outer_iter_mut().enumerate() {
+            plane.mapv_inplace(|v| (v - mean[k]) / std[k]);
+        }
+    }
+    x
+}
+
+/// The decoded image as full-size `[C, H, W]` planes in 8-bit units, before
+/// resizing: what the exactness tests hand to PyTorch's `interpolate`.
+pub fn planes(img: &DynamicImage, channels: usize) -> Array3<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let rows = Rows::new(img, channels);
+    let mut out = Array3::<f32>::zeros((channels, h, w));
+    let mut line = vec![0.0f32; channels * w];
+    for y in 0..h {
+        rows.read(y, &mut line);
+        for k in 0..channels {
+            out.slice_mut(ndarray::s![k, y, ..]).assign(&ndarray::ArrayView1::from(&line[k * w..(k + 1) * w]));
+        }
+    }
+    out
+}
+
+/// Decodes an image file as the card says (its channels, its orientation rule)
+/// and makes the network input of it.
+pub fn load(path: &Path, p: &Preprocessing) -> Result<Array3<f32>, ImageError> {
+    Ok(preprocess(&open_image_with(path, &p.decoding())?, p))
+}
+
+/// [`load`] for an image held in memory; `name` is what errors call it.
+pub fn load_bytes(bytes: &[u8], name: &Path, p: &Preprocessing) -> Result<Array3<f32>, ImageError> {
+    Ok(preprocess(&decode_image_with(bytes, name, &p.decoding())?, p))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn luma_alpha_scale_and_normalization() {
+        let img = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(2, 2, image::Rgba([200, 100, 50, 128])));
+        let p = Preprocessing { scale: 1.0, ..Preprocessing::bilinear_unit(1, 2) };
+        let expected = (0.299 * 200.0 + 0.587 * 100.0 + 0.114 * 50.0) * (128.0 / 255.0);
+        assert!((preprocess(&img, &p)[[0, 1, 1]] - expected).abs() < 1e-3);
+        let rgb = Preprocessing { mean: Some(vec![0.5; 3]), std: Some(vec![0.25; 3]), ..Preprocessing::bilinear_unit(3, 1) };
+        let x = preprocess(&DynamicImage::ImageRgb8(image::RgbImage::from_pixel(3, 3, image::Rgb([255, 0, 51]))), &rgb);
+        let got: Vec<f32> = x.iter().copied().collect();
+        for (g, e) in got.iter().zip([2.0, -2.0, -1.2]) {
+            assert!((g - e).abs() < 1e-5, "{got:?}");
+        }
+    }
+
+    #[test]
+    fn validation_accepts_the_trainers_cards() {
+        assert!(Preprocessing::bilinear_unit(1, 28).validate().is_ok());
+        assert!(Preprocessing::bilinear_unit(3, 224).validate().is_ok());
+        assert!(Preprocessing { scale: f32::NAN, ..Preprocessing::bilinear_unit(1, 28) }.validate().unwrap_err().contains("scale"));
+        assert!(Preprocessing::bilinear_unit(1, 0).validate().unwrap_err().contains("size 0"));
+        assert!(Preprocessing::new(3, 224).validate().is_ok());
+        let lanczos = Preprocessing { resize: "lanczos".into(), ..Preprocessing::new(1, 28) };
+        assert!(lanczos.validate().unwrap_err().contains("unknown filter (known: bilinear, bilinear_antialias)"));
+    }
+
+    #[test]
+    fn every_layout_reads_as_the_same_planes() {
+        // One picture stored eight ways gives the same input, whatever the
+        // sample type (8-bit, 16-bit, float) and whether alpha is present.
+        let rgb = image::RgbImage::from_fn(37, 23, |x, y| image::Rgb([(x * 7) as u8, (y * 11) as u8, ((x * y) % 256) as u8]));
+        let base = DynamicImage::ImageRgb8(rgb);
+        let forms = [
+            base.clone(),
+            base.to_rgba8().into(),
+            base.to_rgb16().into(),
+            base.to_rgba16().into(),
+            base.to_rgb32f().into(),
+            base.to_rgba32f().into(),
+        ];
+        for channels in [1, 3] {
+            for p in [Preprocessing::new(channels, 9), Preprocessing::bilinear_unit(channels, 50)] {
+                let want = preprocess(&base, &p);
+                for f in &forms {
+                    let got = preprocess(f, &p);
+                    let err = (&got - &want).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                    assert!(err < 1e-5, "{:?} {channels} {}: {err}", f.color(), p.resize);
+                }
+            }
+        }
+        // Gray sources: exact values for one channel, repeated for three.
+        let gray = DynamicImage::ImageLuma8(image::GrayImage::from_fn(5, 4, |x, y| image::Luma([(x * 50 + y) as u8])));
+        let p = Preprocessing { scale: 1.0, ..Preprocessing::new(1, 5) };
+        assert_eq!(planes(&gray, 1).slice(ndarray::s![0, 3, ..]).to_vec(), [3.0, 53.0, 103.0, 153.0, 203.0]);
+        let x = preprocess(&DynamicImage::ImageLumaA8(gray.to_luma_alpha8()), &Preprocessing { size: 4, ..p });
+        let three = planes(&gray, 3);
+        assert!(x.iter().all(|v| v.is_finite()) && three.slice(ndarray::s![2, 1, ..]) == three.slice(ndarray::s![0, 1, ..]));
+    }
+}
