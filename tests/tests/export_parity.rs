@@ -10,6 +10,9 @@ mod data;
 use data::fashion_mnist;
 #[path = "../support/every.rs"]
 mod every;
+#[path = "../support/python.rs"]
+mod python;
+use python::python;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,12 +26,6 @@ use cnnzoo_train::Net;
 use ndarray::{Array2, Array4, ArrayView2};
 use tch::nn::VarStore;
 use tch::{Device as TchDevice, Tensor};
-
-fn python() -> PathBuf {
-    let venv =
-        std::env::var_os("VIRTUAL_ENV").expect("run the tests through scripts/test.sh (it activates the venv with onnx and onnxruntime)");
-    PathBuf::from(venv).join("bin/python")
-}
 
 fn to_array2(t: &Tensor) -> Array2<f32> {
     let size = t.size();
