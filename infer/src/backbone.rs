@@ -75,7 +75,7 @@ pub struct Backbone {
     path: PathBuf,
     // ort's `Session::run` takes `&mut self`; the lock makes one session serve
     // many threads (ONNX Runtime parallelizes inside each run).
-    session: Mutex<Session>,
+    session: Mutex<SessionState>,
     card: ModelCard,
     provider: Provider,
     max_batch: usize,
@@ -84,6 +84,46 @@ pub struct Backbone {
     logits: Option<String>,
     features: String,
     feature_dim: usize,
+}
+
+/// A session being built on its own thread, built, or that failed to build.
+#[derive(Debug)]
+enum SessionState {
+    Loading(std::thread::JoinHandle<Result<Session, String>>),
+    Ready(Session),
+    Failed(String),
+}
+
+impl SessionState {
+    /// The session, once built (waiting for it if need be).
+    fn get(&mut self) -> Result<&mut Session, String> {
+        if matches!(self, SessionState::Loading(_)) {
+            let SessionState::Loading(handle) = std::mem::replace(self, SessionState::Failed(String::new())) else {
+                unreachable!("checked just above")
+            };
+            *self = match handle.join() {
+                Ok(Ok(session)) => SessionState::Ready(session),
+                Ok(Err(e)) => SessionState::Failed(e),
+                Err(_) => SessionState::Failed("ONNX Runtime panicked while loading it".into()),
+            };
+        }
+        match self {
+            SessionState::Ready(session) => Ok(session),
+            SessionState::Failed(e) => Err(e.clone()),
+            SessionState::Loading(_) => unreachable!("joined just above"),
+        }
+    }
+}
+
+/// A backbone dropped before its first run still waits for ONNX Runtime to
+/// finish loading: a process that exits while a session is being built
+/// aborts inside ONNX Runtime.
+impl Drop for Backbone {
+    fn drop(&mut self) {
+        if let Ok(state) = self.session.get_mut() {
+            let _ = state.get();
+        }
+    }
 }
 
 /// A model name as `--backbone` takes it: letters, digits, `-`, `_`, `.`;
@@ -128,28 +168,18 @@ impl Backbone {
         if len == 0 {
             return Err(bad("empty file (not an ONNX model)".into()));
         }
-        let env = environment()?;
-        let builder = Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?;
-        // Threads are set after the provider is chosen: `auto` may restart from a fresh builder.
-        let (mut builder, provider) = register(builder, opts.device)?;
-        if let Some(n) = opts.threads {
-            builder = builder.with_intra_threads(n).map_err(|e| InferError::Runtime(e.to_string()))?;
-        }
-        let session =
-            builder.commit_from_file(&path).map_err(|e| bad(format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {e}")))?;
-
-        let metadata = session.metadata().map_err(|e| bad(e.to_string()))?;
-        let any_key = metadata.custom_keys().map_err(|e| bad(e.to_string()))?.iter().any(|k| k.starts_with(keys::PREFIX));
+        let loadable = |e: String| bad(format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {e}"));
+        let header = crate::onnx_header::read(&path).map_err(loadable)?;
+        let any_key = header.metadata.iter().any(|(k, _)| k.starts_with(keys::PREFIX));
         let from_file =
-            ModelCard::from_metadata(&|k: &str| metadata.custom(k), any_key).map_err(|e| bad(format!("invalid model card: {e}")))?;
-        drop(metadata);
+            ModelCard::from_metadata(&|k: &str| header.metadata(k), any_key).map_err(|e| bad(format!("invalid model card: {e}")))?;
         let card = ModelCard::merge(from_file, &opts.card).map_err(|e| match e {
             CardError::Missing => InferError::NoCard { path: path.clone() },
             CardError::Invalid(problem) => bad(problem),
         })?;
 
-        let names: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
-        let input = session.inputs().first().map(|i| i.name().to_string()).ok_or_else(|| bad("has no input".into()))?;
+        let names: Vec<String> = header.outputs.iter().map(|o| o.name.clone()).collect();
+        let input = header.inputs.first().map(|i| i.name.clone()).ok_or_else(|| bad("has no input".into()))?;
         let features = match names.iter().find(|n| *n == FEATURES) {
             Some(f) => f.clone(),
             None if names.len() == 1 => names[0].clone(),
@@ -157,19 +187,12 @@ impl Backbone {
         };
         let logits = names.iter().find(|n| *n == LOGITS).cloned();
         let width = |name: &str| {
-            session
-                .outputs()
-                .iter()
-                .find(|o| o.name() == name)
-                .and_then(|o| o.dtype().tensor_shape().and_then(|s| s.last().copied()))
-                .and_then(|w| usize::try_from(w).ok())
+            header.outputs.iter().find(|o| o.name == name).and_then(|o| o.dims.last().copied()).and_then(|w| usize::try_from(w).ok())
         };
         card.check_logits(logits.as_deref().and_then(width)).map_err(bad)?;
         // A card (or an override) must describe the input the graph takes, where the graph fixes it.
-        let input_dims: Vec<i64> =
-            session.inputs().first().and_then(|i| i.dtype().tensor_shape().map(|s| s.iter().copied().collect())).unwrap_or_default();
         let p = &card.preprocessing;
-        if let [_, c, h, w] = input_dims[..] {
+        if let [_, c, h, w] = header.inputs[0].dims[..] {
             let fixed = |d: i64, want: usize| d <= 0 || d as usize == want;
             if !(fixed(c, p.channels) && fixed(h, p.size) && fixed(w, p.size)) {
                 return Err(bad(format!(
@@ -179,9 +202,38 @@ impl Backbone {
             }
         }
         let feature_dim = width(&features).ok_or_else(|| bad(format!("output `{features}` has no fixed width")))?;
+
+        // ONNX Runtime builds the session (a fifth of a second for ResNet-18)
+        // on its own thread while the first images are decoded; the first
+        // run waits for it. The provider is chosen there first and reported
+        // back at once, so that a device that cannot be used is refused here.
+        let (file, device, threads) = (path.clone(), opts.device, opts.threads);
+        let (chosen, provider) = std::sync::mpsc::sync_channel::<Result<Provider, InferError>>(1);
+        let loading = std::thread::spawn(move || {
+            let built = (|| {
+                let builder = Session::builder(environment()?).map_err(|e| InferError::Runtime(e.to_string()))?;
+                // Threads are set after the provider is chosen: `auto` may restart from a fresh builder.
+                let (mut builder, provider) = register(builder, device)?;
+                if let Some(n) = threads {
+                    builder = builder.with_intra_threads(n).map_err(|e| InferError::Runtime(e.to_string()))?;
+                }
+                Ok((builder, provider))
+            })();
+            match built {
+                Ok((mut builder, p)) => {
+                    let _ = chosen.send(Ok(p));
+                    builder.commit_from_file(&file).map_err(|e| e.to_string())
+                }
+                Err(e) => {
+                    let _ = chosen.send(Err(e));
+                    Err(String::new())
+                }
+            }
+        });
+        let provider = provider.recv().map_err(|_| InferError::Runtime("ONNX Runtime failed while choosing a device".into()))??;
         Ok(Backbone {
             path,
-            session: Mutex::new(session),
+            session: Mutex::new(SessionState::Loading(loading)),
             card,
             provider,
             max_batch: opts.max_batch.max(1),
@@ -191,6 +243,18 @@ impl Backbone {
             features,
             feature_dim,
         })
+    }
+
+    /// Waits until ONNX Runtime has loaded the model, which [`Backbone::open`]
+    /// starts on its own thread: a service calls this at start-up to fail
+    /// there, not on its first request, if the graph cannot be loaded.
+    pub fn ready(&self) -> Result<(), InferError> {
+        let mut state = self.session.lock().map_err(|_| InferError::Runtime("a thread panicked while running this model".into()))?;
+        state.get().map(|_| ()).map_err(|e| self.unloadable(e))
+    }
+
+    fn unloadable(&self, e: String) -> InferError {
+        InferError::Model { path: self.path.clone(), problem: format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {e}") }
     }
 
     pub fn card(&self) -> &ModelCard {
@@ -245,7 +309,8 @@ impl Backbone {
         let rt = |e: ort::Error| InferError::Runtime(format!("{}: {e}", self.path.display()));
         let x = x.as_standard_layout();
         let tensor = TensorRef::from_array_view(x.view()).map_err(rt)?;
-        let mut session = self.session.lock().map_err(|_| InferError::Runtime("a thread panicked while running this model".into()))?;
+        let mut state = self.session.lock().map_err(|_| InferError::Runtime("a thread panicked while running this model".into()))?;
+        let session = state.get().map_err(|e| self.unloadable(e))?;
         let outputs = session.run(ort::inputs![self.input.as_str() => tensor]).map_err(rt)?;
         let take = |name: &str| -> Result<Array2<f32>, InferError> {
             let v = outputs[name].try_extract_array::<f32>().map_err(rt)?;

@@ -24,6 +24,7 @@ mod cuda;
 mod error;
 mod eval;
 pub mod npy;
+mod onnx_header;
 mod pipeline;
 mod runtime;
 mod source;

@@ -317,3 +317,23 @@ fn completions_cover_the_flags_for_each_shell() {
     }
     assert_eq!(infer(&["--completions", "tcsh"]).status.code(), Some(2));
 }
+
+#[test]
+fn a_graph_onnx_runtime_cannot_load_fails_at_ready_and_on_the_command_line() {
+    // The header (card, inputs, outputs) is whole, so opening succeeds while
+    // ONNX Runtime loads the graph on its own thread; the failure comes from there.
+    let mut model = cnnzoo_proto::decode_model(&std::fs::read(lenet_onnx()).unwrap()).unwrap();
+    model.graph.as_mut().unwrap().node[0].op_type = "NoSuchOp".into();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("odd.onnx");
+    std::fs::write(&path, cnnzoo_proto::encode_model(&model)).unwrap();
+    let backbone = Backbone::open(&path, &BackboneOptions { device: Device::Cpu, ..Default::default() }).unwrap();
+    let e = backbone.ready().unwrap_err().to_string();
+    assert!(e.contains("odd.onnx: not a loadable ONNX model") && e.contains("NoSuchOp"), "{e}");
+    let img = lenet().join("one.png");
+    image::GrayImage::from_pixel(28, 28, image::Luma([9])).save(&img).unwrap();
+    let o = infer(&["--model", path.to_str().unwrap(), "--device", "cpu", img.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.starts_with("error: ") && e.contains("odd.onnx: not a loadable ONNX model") && e.lines().count() == 1, "{e}");
+}

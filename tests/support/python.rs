@@ -10,7 +10,7 @@ pub fn python() -> PathBuf {
 }
 
 /// Runs `tests/python/NAME` with `args`; panics with its stderr if it fails.
-pub fn run_script(name: &str, args: &[&Path]) {
+pub fn run_script<A: AsRef<std::ffi::OsStr>>(name: &str, args: &[A]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python").join(name);
     let out = Command::new(python()).arg(&script).args(args).output().expect("running the venv's python");
     assert!(out.status.success(), "{name} failed:\n{}", String::from_utf8_lossy(&out.stderr));

@@ -12,10 +12,8 @@ use data::fashion_mnist;
 mod every;
 #[path = "../support/python.rs"]
 mod python;
-use python::python;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use cnnzoo_export::{lower, ExportOptions};
 use cnnzoo_infer::{Backbone, BackboneOptions, Device};
@@ -92,15 +90,10 @@ fn onnx_runtime_matches_libtorch_for_every_network() {
         // The reference checker and onnxruntime's Python API, on the same files and input.
         let input = dir.path().join(format!("{}.input.f32", arch.name));
         std::fs::write(&input, x_nd.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_onnx.py");
-        let out = Command::new(python())
-            .arg(&script)
-            .arg(&input)
-            .args(["64", "1", &size.to_string(), &size.to_string()])
-            .args(&files)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}: {}", arch.name, String::from_utf8_lossy(&out.stderr));
+        let mut args: Vec<std::ffi::OsString> =
+            vec![input.into(), "64".into(), "1".into(), size.to_string().into(), size.to_string().into()];
+        args.extend(files.iter().map(Into::into));
+        python::run_script("check_onnx.py", &args);
         for f in &files {
             let py_logits = read_f32(&PathBuf::from(format!("{}.logits.f32", f.display())), 64);
             let py_features = read_f32(&PathBuf::from(format!("{}.features.f32", f.display())), 64);

@@ -15,9 +15,9 @@ use image::DynamicImage;
 use ndarray::Array3;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{decode_image_with, open_image_with, DecodeOptions, ImageError};
+use crate::data::{decode_image_with, open_image_with, recycle, DecodeOptions, ImageError};
 pub use pixels::Rows;
-pub use resize::{dot, Filter, Taps};
+pub use resize::{axpy, dot, Filter, Taps};
 
 /// How an image becomes the network's input. Training writes it into the
 /// manifest, the exporter into the ONNX metadata, inference reads it back.
@@ -112,45 +112,65 @@ impl Preprocessing {
 }
 
 /// The network input `[C, size, size]` for one decoded image: the image's rows
-/// as the model's channels, resized with the card's filter (horizontal pass,
-/// then vertical), scaled and normalized.
+/// as the model's channels, resized with the card's filter, scaled and
+/// normalized.
+///
+/// The filter is separable, so the two passes may run in either order; the
+/// vertical one runs first because it streams whole source rows (each read
+/// once, multiplied into the one to three output rows that use it, in long
+/// vectorizable loops) and leaves the horizontal one only `size` rows to
+/// filter. Sums agree with libtorch's (horizontal first) to float rounding.
 pub fn preprocess(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
-    let filter = p.filter();
     let (w, h, c, size) = (img.width() as usize, img.height() as usize, p.channels, p.size);
-    let (tx, ty) = (Taps::new(filter, w, size), Taps::new(filter, h, size));
-    // Horizontal pass over the rows the vertical taps read (all of them when
-    // an antialiased filter downscales, two per output row otherwise).
-    let rows = Rows::new(img, c);
-    let mut line = vec![0.0f32; c * w];
-    let mut across = vec![0.0f32; c * h * size];
-    for y in ty.inputs_used() {
-        rows.read(y, &mut line);
-        for k in 0..c {
-            let src = &line[k * w..(k + 1) * w];
-            let dst = &mut across[(k * h + y) * size..(k * h + y + 1) * size];
-            for (o, d) in dst.iter_mut().enumerate() {
-                let (start, weights) = tx.get(o);
-                *d = dot(&src[start..start + weights.len()], weights);
-            }
-        }
-    }
-    // Vertical pass: each output row is a weighted sum of whole rows.
-    let mut x = Array3::<f32>::zeros((c, size, size));
-    for k in 0..c {
-        for oy in 0..size {
-            let (start, weights) = ty.get(oy);
-            let mut out = x.slice_mut(ndarray::s![k, oy, ..]);
-            for (j, &wy) in weights.iter().enumerate() {
-                let src = &across[(k * h + start + j) * size..(k * h + start + j + 1) * size];
-                out.zip_mut_with(&ndarray::ArrayView1::from(src), |o, &v| *o += wy * v);
-            }
-        }
-    }
+    let mut x = if (w, h) == (size, size) { planes(img, c) } else { resize(img, p.filter(), c, size) };
     x *= p.scale;
     if let (Some(mean), Some(std)) = (&p.mean, &p.std) {
         for (k, mut plane) in x.outer_iter_mut().enumerate() {
             plane.mapv_inplace(|v| (v - mean[k]) / std[k]);
         }
+    }
+    x
+}
+
+/// `[C, size, size]` planes of `img` in 8-bit units, resized with `filter`.
+fn resize(img: &DynamicImage, filter: Filter, c: usize, size: usize) -> Array3<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (tx, ty) = (Taps::new(filter, w, size), Taps::new(filter, h, size));
+    // For each source row, the output rows that read it and with what weight,
+    // in output order (so each output sums its taps in order).
+    let mut readers: Vec<Vec<(usize, f32)>> = vec![vec![]; h];
+    for oy in 0..size {
+        let (start, weights) = ty.get(oy);
+        for (j, &wy) in weights.iter().enumerate() {
+            readers[start + j].push((oy, wy));
+        }
+    }
+    // Vertical pass: `down[(oy * c + k) * w ..]` is output row oy of channel k, full width.
+    let mut down = vec![0.0f32; size * c * w];
+    let rows = Rows::new(img, c);
+    let mut line = vec![0.0f32; c * w];
+    for (y, readers) in readers.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+        if let (DynamicImage::ImageLuma8(gray), 1) = (img, c) {
+            // The common case (a JPEG's Y plane, a gray PNG) reads the bytes directly.
+            let src = &gray.as_raw()[y * w..(y + 1) * w];
+            for &(oy, wy) in readers {
+                axpy(&mut down[oy * w..(oy + 1) * w], src, wy);
+            }
+            continue;
+        }
+        rows.read(y, &mut line);
+        for k in 0..c {
+            for &(oy, wy) in readers {
+                axpy(&mut down[(oy * c + k) * w..(oy * c + k + 1) * w], &line[k * w..(k + 1) * w], wy);
+            }
+        }
+    }
+    // Horizontal pass over the `size` rows left.
+    let mut x = Array3::<f32>::zeros((c, size, size));
+    for ((k, oy, ox), v) in x.indexed_iter_mut() {
+        let (start, weights) = tx.get(ox);
+        let row = &down[(oy * c + k) * w..(oy * c + k + 1) * w];
+        *v = dot(&row[start..start + weights.len()], weights);
     }
     x
 }
@@ -174,12 +194,18 @@ pub fn planes(img: &DynamicImage, channels: usize) -> Array3<f32> {
 /// Decodes an image file as the card says (its channels, its orientation rule)
 /// and makes the network input of it.
 pub fn load(path: &Path, p: &Preprocessing) -> Result<Array3<f32>, ImageError> {
-    Ok(preprocess(&open_image_with(path, &p.decoding())?, p))
+    let img = open_image_with(path, &p.decoding())?;
+    let x = preprocess(&img, p);
+    recycle(img);
+    Ok(x)
 }
 
 /// [`load`] for an image held in memory; `name` is what errors call it.
 pub fn load_bytes(bytes: &[u8], name: &Path, p: &Preprocessing) -> Result<Array3<f32>, ImageError> {
-    Ok(preprocess(&decode_image_with(bytes, name, &p.decoding())?, p))
+    let img = decode_image_with(bytes, name, &p.decoding())?;
+    let x = preprocess(&img, p);
+    recycle(img);
+    Ok(x)
 }
 
 #[cfg(test)]

@@ -102,18 +102,45 @@ impl Taps {
     }
 }
 
+/// A sample the resizer reads exactly as an f32.
+pub trait Tap: Copy {
+    fn f(self) -> f32;
+}
+
+impl Tap for f32 {
+    #[inline]
+    fn f(self) -> f32 {
+        self
+    }
+}
+
+impl Tap for u8 {
+    #[inline]
+    fn f(self) -> f32 {
+        self as f32
+    }
+}
+
+/// `acc[i] += w * a[i]`: one source row's share of an output row.
+#[inline]
+pub fn axpy<T: Tap>(acc: &mut [f32], a: &[T], w: f32) {
+    for (o, v) in acc.iter_mut().zip(a) {
+        *o += w * v.f();
+    }
+}
+
 /// `Σ a[i] * w[i]`, in eight running sums so that the compiler can vectorize it.
 #[inline]
-pub fn dot(a: &[f32], w: &[f32]) -> f32 {
+pub fn dot<T: Tap>(a: &[T], w: &[f32]) -> f32 {
     let (mut lanes, n) = ([0.0f32; 8], a.len().min(w.len()));
     let (a8, w8) = (a[..n].chunks_exact(8), w[..n].chunks_exact(8));
     let (ra, rw) = (a8.remainder(), w8.remainder());
     for (a, w) in a8.zip(w8) {
         for k in 0..8 {
-            lanes[k] += a[k] * w[k];
+            lanes[k] += a[k].f() * w[k];
         }
     }
-    let tail: f32 = ra.iter().zip(rw).map(|(a, w)| a * w).sum();
+    let tail: f32 = ra.iter().zip(rw).map(|(a, w)| a.f() * w).sum();
     lanes.iter().sum::<f32>() + tail
 }
 
