@@ -62,7 +62,8 @@ fn a_trained_lenet_exports_and_runs_from_its_metadata_alone() {
     let meta = &r["metadata"];
     assert_eq!(meta[keys::ARCH], "lenet");
     assert!(meta[keys::CLASSES].as_str().unwrap().contains("Ankle boot"));
-    assert!(meta[keys::PREPROCESSING].as_str().unwrap().contains("bilinear"));
+    let p: cnnzoo_models::Preprocessing = serde_json::from_str(meta[keys::PREPROCESSING].as_str().unwrap()).unwrap();
+    assert_eq!(p, cnnzoo_models::Preprocessing::new(1, 28), "new checkpoints resize with antialiasing and turn photos upright");
     assert_eq!(meta[keys::CHECKPOINT_SHA256].as_str().unwrap().len(), 64);
     let text = String::from_utf8_lossy(&export(&["--inspect", onnx.to_str().unwrap()]).stdout).into_owned();
     assert!(text.contains("output     features [batch, 84]") && text.contains("parameters 61706"), "{text}");
