@@ -1,7 +1,9 @@
 """The peers' side of the benchmarks (PyTorch eager, torch.onnx, onnxruntime's
 Python API). Each subcommand prints one JSON object.
 
-  train-speed ARCH STEPS          SGD steps at the recipe's batch and size
+  train-speed ARCH STEPS [fp32|bf16] [cl]
+                                  SGD steps at the recipe's batch and size; bf16 is
+                                  torch.autocast("cpu", bfloat16), cl channels_last
   onnx ARCH OURS_BN.onnx OURS.onnx OUT_DIR
                                   torch.onnx.export of the same weights, then
                                   node counts and ORT CPU latency of both graphs
@@ -16,16 +18,20 @@ import torch
 import torch_zoo
 
 
-def train_speed(arch: str, steps: int) -> dict:
+def train_speed(arch: str, steps: int, precision: str = "fp32", layout: str = "") -> dict:
     _, batch, lr, size = torch_zoo.ZOO[arch]
     torch.manual_seed(0)
     net = torch_zoo.build(arch).train()
     opt = torch.optim.SGD(net.parameters(), lr=lr)
     x, y = torch.rand(batch, 1, size, size), torch.randint(0, 10, (batch,))
+    if layout == "cl":
+        net, x = net.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
 
     def step():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(net(x)[0], y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits = net(x)[0]
+        loss = torch.nn.functional.cross_entropy(logits.float(), y)
         loss.backward()
         opt.step()
         return loss.item()
@@ -35,7 +41,8 @@ def train_speed(arch: str, steps: int) -> dict:
     for _ in range(steps):
         step()
     secs = time.perf_counter() - t
-    return {"arch": arch, "examples_per_sec": steps * batch / secs, "seconds": secs, "torch": torch.__version__}
+    return {"arch": arch, "precision": precision, "channels_last": layout == "cl", "examples_per_sec": steps * batch / secs,
+            "seconds": secs, "torch": torch.__version__}
 
 
 def latency(path: str, batch: int, size: int, runs: int) -> float:
@@ -93,7 +100,7 @@ if __name__ == "__main__":
     torch.set_num_threads(int(__import__("os").environ.get("BENCH_THREADS", torch.get_num_threads())))
     cmd, *args = sys.argv[1:]
     if cmd == "train-speed":
-        print(json.dumps(train_speed(args[0], int(args[1]))))
+        print(json.dumps(train_speed(args[0], int(args[1]), *args[2:])))
     elif cmd == "onnx":
         print(json.dumps(onnx_compare(*args)))
     else:

@@ -237,6 +237,7 @@ mod tests {
                 init: "xavier_uniform".into(),
                 dataset: "d".into(),
                 device: "cpu".into(),
+                precision: "fp32".into(),
             },
             metrics: vec![EpochMetrics { epoch: 1, loss: 1.0, train_acc: 0.5, test_acc: 0.625, examples_per_sec: 1.0, seconds: 1.0 }],
             versions: Default::default(),

@@ -18,6 +18,13 @@ pub struct Hyperparameters {
     pub init: String,
     pub dataset: String,
     pub device: String,
+    /// `fp32`, `bf16` or `fp16` (mixed); manifests written before it was recorded are fp32.
+    #[serde(default = "fp32")]
+    pub precision: String,
+}
+
+fn fp32() -> String {
+    "fp32".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

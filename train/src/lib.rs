@@ -3,13 +3,17 @@
 //! loop, and checkpoints with their manifests. It links libtorch, never ONNX
 //! Runtime.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod device;
 mod error;
 pub mod net;
 pub mod plot;
+pub mod precision;
+pub mod step;
 pub mod trainer;
 
 pub use error::{Result, TrainError};
-pub use net::Net;
+pub use net::{Layout, Net};
+pub use precision::Precision;

@@ -13,12 +13,13 @@ use cnnzoo_train::checkpoint::Paths;
 use cnnzoo_train::data::{self, Mirror};
 use cnnzoo_train::device::resolve;
 use cnnzoo_train::trainer::{self, Options};
-use cnnzoo_train::TrainError;
+use cnnzoo_train::{Layout, TrainError};
 
 const EXAMPLES: &str = "Examples:
   cnnzoo-train --arch lenet                      # the seed recipe: 10 epochs, batch 256, lr 0.9
   cnnzoo-train --arch resnet18 --epochs 2 --device cuda -o runs/resnet18
   cnnzoo-train --arch densenet --summary         # layers, output shapes, parameter counts
+  cnnzoo-train --arch resnet18 --bench 5 --json  # training speed at the recipe, bf16 where native
   cnnzoo-train --arch lenet --resume             # continue runs/lenet.ot where it stopped
   cnnzoo-train --arch lenet --data my-images     # my-images/{train,test}/<class>/*.png
   cnnzoo-train --list";
@@ -62,6 +63,15 @@ struct Cli {
     /// auto, cpu, cuda or cuda:N (auto prefers CUDA).
     #[arg(long, default_value = "auto")]
     device: cnnzoo_models::Device,
+    /// fp32, or bf16/fp16 mixed precision (fp16: CUDA only); auto is bf16 where the device computes it natively.
+    #[arg(long, default_value = "auto")]
+    precision: cnnzoo_train::precision::Request,
+    /// Activation layout: channels-last, contiguous, or auto (the faster one measured for the network and device).
+    #[arg(long, value_name = "LAYOUT", default_value = "auto")]
+    memory_format: MemoryFormat,
+    /// Time STEPS SGD steps on a fixed batch at the recipe's batch and size (after one warm-up step), print the speed, and exit.
+    #[arg(long, value_name = "STEPS", value_parser = at_least_one)]
+    bench: Option<usize>,
     /// Fashion-MNIST IDX files, or an image folder with train/ and test/
     /// [default: $CNNZOO_DATA, then ./data/fashion-mnist].
     #[arg(long)]
@@ -123,6 +133,21 @@ fn refuse_contradictions(cli: &Cli, paths: &Paths) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+enum MemoryFormat {
+    Auto,
+    ChannelsLast,
+    Contiguous,
+}
+
+fn layout(format: MemoryFormat, arch: &Arch, device: tch::Device, precision: cnnzoo_train::Precision) -> Layout {
+    match format {
+        MemoryFormat::Auto => cnnzoo_train::net::default_layout(arch.name, device, precision),
+        MemoryFormat::ChannelsLast => Layout::ChannelsLast,
+        MemoryFormat::Contiguous => Layout::Contiguous,
+    }
+}
+
 fn print_summary(graph: &Graph, json: bool) {
     if json {
         let layers: Vec<_> = graph.nodes.iter().map(|n| serde_json::json!({"name": n.name, "op": n.op.kind(), "shape": n.shape, "parameters": n.params.iter().filter(|p| p.role.trainable()).map(|p| p.numel()).sum::<usize>()})).collect();
@@ -156,6 +181,28 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
         return Ok(());
     }
     let device = resolve(cli.device)?;
+    let precision = cnnzoo_train::precision::resolve(cli.precision, device)?;
+    let layout = layout(cli.memory_format, arch, device, precision);
+    if let Some(steps) = cli.bench {
+        let batch = cli.batch_size.unwrap_or(r.batch_size);
+        let result = cnnzoo_train::bench::bench(arch, batch, size, device, precision, layout, steps)?;
+        if cli.json {
+            println!("{}", serde_json::to_string(&result)?);
+        } else {
+            println!(
+                "{}: {:.1} examples/sec ({} steps of {} x {} px, {}{}, {})",
+                result.arch,
+                result.examples_per_sec,
+                steps,
+                batch,
+                size,
+                precision,
+                if result.channels_last { ", channels-last" } else { "" },
+                result.device
+            );
+        }
+        return Ok(());
+    }
     let dir = cli
         .data
         .clone()
@@ -215,15 +262,19 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
         seed: cli.seed.unwrap_or(42),
         resume: cli.resume,
         progress: !cli.quiet,
+        precision,
+        layout,
         ..Options::recipe(arch, device, paths)
     };
     eprintln!(
-        "training {} on {} ({} train / {} test examples) on {}, writing {}",
+        "training {} on {} ({} train / {} test examples) on {} in {}{}, writing {}",
         arch.name,
         dataset.name,
         dataset.train.len(),
         dataset.test.len(),
         cnnzoo_train::device::describe(device),
+        precision,
+        if layout == Layout::ChannelsLast { ", channels-last" } else { "" },
         opts.paths.weights.display()
     );
     let manifest = trainer::train(&opts, &dataset)?;

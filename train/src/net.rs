@@ -5,10 +5,29 @@ use cnnzoo_models::{Graph, Op, ParamRole, ValueId, Weights};
 use tch::nn::{Init, Path};
 use tch::{Kind, Tensor};
 
+use crate::precision::Precision;
+
+/// How activations are laid out in memory. Channels-last (NHWC strides
+/// behind NCHW shapes) lets oneDNN's convolutions skip reordering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Contiguous,
+    ChannelsLast,
+}
+
+/// The layout measured faster for `arch` on `device` at `precision`
+/// (`cnnzoo-train --bench`, docs/BENCHMARKS.md): channels-last where it pays.
+pub fn default_layout(arch: &str, device: tch::Device, precision: Precision) -> Layout {
+    let _ = (arch, device, precision);
+    Layout::Contiguous
+}
+
 /// A graph bound to the variables of a VarStore, named as the graph names them.
 #[derive(Debug)]
 pub struct Net {
     graph: Graph,
+    precision: Precision,
+    layout: Layout,
     /// Per node, its parameters in the node's order.
     params: Vec<Vec<Tensor>>,
     logits_only: Vec<bool>,
@@ -38,6 +57,17 @@ fn create(root: &Path, name: &str, shape: &[usize], role: ParamRole) -> Tensor {
     }
 }
 
+/// The same `[N, C, H, W]` tensor with NHWC strides: what `channels_last` means in PyTorch.
+/// The strides are set explicitly: with one channel a permuted copy would
+/// keep NCHW strides, and oneDNN would then pick its NCHW path for the layer.
+fn channels_last(t: &Tensor) -> Tensor {
+    let s = t.size();
+    let (c, h, w) = (s[1], s[2], s[3]);
+    let mut out = Tensor::empty_strided(&s, [h * w * c, 1, w * c, c], (t.kind(), t.device()));
+    out.copy_(t);
+    out
+}
+
 fn pair(v: usize) -> [i64; 2] {
     [v as i64, v as i64]
 }
@@ -50,24 +80,54 @@ impl Net {
         let params = graph.nodes.iter().map(|n| n.params.iter().map(|p| create(root, &p.name, &p.shape, p.role)).collect()).collect();
         let logits_only = graph.needed(&[graph.logits]);
         let both = graph.needed(&[graph.logits, graph.features]);
-        Net { graph, params, logits_only, both }
+        Net { graph, params, logits_only, both, precision: Precision::Fp32, layout: Layout::Contiguous }
+    }
+
+    /// Computes in `precision` with activations in `layout` from now on; the
+    /// variables stay fp32 (the master weights) whatever the precision.
+    ///
+    /// Channels-last also stores the 4-D weights that way (as PyTorch's
+    /// `module.to(memory_format=torch.channels_last)` does), so that oneDNN
+    /// finds input and weights in the same order and their casts keep it.
+    pub fn set_compute(&mut self, precision: Precision, layout: Layout) {
+        if layout != self.layout {
+            tch::no_grad(|| {
+                for t in self.params.iter_mut().flatten().filter(|t| t.dim() == 4) {
+                    let relaid = match layout {
+                        Layout::ChannelsLast => channels_last(t),
+                        Layout::Contiguous => t.contiguous(),
+                    };
+                    t.set_data(&relaid);
+                }
+            });
+        }
+        (self.precision, self.layout) = (precision, layout);
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     pub fn graph(&self) -> &Graph {
         &self.graph
     }
 
-    /// Class scores `[N, classes]` for a batch `[N, C, H, W]`.
+    /// Class scores `[N, classes]` for a batch `[N, C, H, W]`, in fp32
+    /// whatever the precision (the loss is computed from them).
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         let mut values = self.run(x, train, &self.logits_only);
-        values.swap_remove(self.graph.logits).expect("logits are computed")
+        values.swap_remove(self.graph.logits).expect("logits are computed").to_kind(Kind::Float)
     }
 
     /// `(logits, features)` in eval mode, as the exported ONNX graph computes them.
     pub fn forward_eval(&self, x: &Tensor) -> (Tensor, Tensor) {
         let mut values = self.run(x, false, &self.both);
-        let features = values[self.graph.features].take().expect("features are computed");
-        let logits = values[self.graph.logits].take().expect("logits are computed");
+        let features = values[self.graph.features].take().expect("features are computed").to_kind(Kind::Float);
+        let logits = values[self.graph.logits].take().expect("logits are computed").to_kind(Kind::Float);
         (logits, features)
     }
 
@@ -91,15 +151,27 @@ impl Net {
         values
     }
 
+    /// The one place precision and layout are decided, for every op: the
+    /// input enters in the compute kind and layout; convolutions and linear
+    /// layers take their fp32 weights cast to the activations' kind (autograd
+    /// carries gradients back to fp32); batch norm keeps fp32 parameters and
+    /// statistics on 16-bit activations; the other ops follow their input.
     fn eval_node(&self, i: ValueId, xs: &[&Tensor], input: &Tensor, train: bool) -> Tensor {
         let p = &self.params[i];
+        let cast = |w: &Tensor| if self.precision.is_mixed() { w.to_kind(xs[0].kind()) } else { w.shallow_clone() };
         match self.graph.nodes[i].op {
-            Op::Input => input.shallow_clone(),
-            Op::Conv2d { stride, pad, .. } => xs[0].conv2d(&p[0], Some(&p[1]), pair(stride), pair(pad), [1, 1], 1),
+            Op::Input => {
+                let x = input.to_kind(self.precision.compute_kind());
+                match self.layout {
+                    Layout::ChannelsLast if x.dim() == 4 => channels_last(&x),
+                    _ => x,
+                }
+            }
+            Op::Conv2d { stride, pad, .. } => xs[0].conv2d(&cast(&p[0]), Some(&cast(&p[1])), pair(stride), pair(pad), [1, 1], 1),
             Op::BatchNorm2d { eps, momentum } => {
                 Tensor::batch_norm(xs[0], Some(&p[0]), Some(&p[1]), Some(&p[2]), Some(&p[3]), train, momentum, eps, true)
             }
-            Op::Linear { .. } => xs[0].linear(&p[0], Some(&p[1])),
+            Op::Linear { .. } => xs[0].linear(&cast(&p[0]), Some(&cast(&p[1]))),
             Op::Relu => xs[0].relu(),
             Op::Sigmoid => xs[0].sigmoid(),
             Op::MaxPool2d { kernel, stride, pad } => xs[0].max_pool2d(pair(kernel), pair(stride), pair(pad), [1, 1], false),

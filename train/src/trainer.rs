@@ -16,8 +16,10 @@ use tch::{Device, Kind, Tensor};
 use crate::checkpoint::{self, Paths};
 use crate::data::{Dataset, Split};
 use crate::error::{Result, TrainError};
-use crate::net::Net;
+use crate::net::{Layout, Net};
 use crate::plot::curves_svg;
+use crate::precision::Precision;
+use crate::step::Updater;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -33,6 +35,8 @@ pub struct Options {
     /// Continue from the checkpoint at `paths` (its recipe wins over flags).
     pub resume: bool,
     pub progress: bool,
+    pub precision: Precision,
+    pub layout: Layout,
 }
 
 impl Options {
@@ -50,6 +54,8 @@ impl Options {
             paths,
             resume: false,
             progress: false,
+            precision: Precision::Fp32,
+            layout: Layout::Contiguous,
         }
     }
 }
@@ -67,6 +73,56 @@ pub fn batch_input(images: &Tensor, device: Device, size: usize) -> Tensor {
         x.upsample_bilinear2d([s, s], false, None, None)
     } else {
         x.internal_upsample_bilinear2d_aa([s, s], false, None, None)
+    }
+}
+
+/// The epoch's batches, assembled (gathered by the permutation, resized,
+/// moved to the device) on their own thread two ahead of the step that takes
+/// them, so the step never waits for data. Dropping it stops the thread.
+struct Prefetch {
+    batches: std::sync::mpsc::Receiver<(Tensor, Tensor)>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Prefetch {
+    fn start(split: &Split, perm: &Tensor, batch_size: usize, device: Device, size: usize) -> Prefetch {
+        // Shallow clones share the storage; the thread only reads it.
+        let (images, labels, perm) = (split.images.shallow_clone(), split.labels.shallow_clone(), perm.shallow_clone());
+        let (send, batches) = std::sync::mpsc::sync_channel(2);
+        let worker = std::thread::spawn(move || {
+            let n = perm.size()[0];
+            for (b, start) in (0..n).step_by(batch_size).enumerate() {
+                let len = (batch_size as i64).min(n - start);
+                if len < 2 && b > 0 {
+                    return; // batch norm cannot train on one example; d2l's loaders never yield one
+                }
+                let idx = perm.narrow(0, start, len);
+                let x = batch_input(&images.index_select(0, &idx), device, size);
+                let y = labels.index_select(0, &idx).to_device(device);
+                if send.send((x, y)).is_err() {
+                    return;
+                }
+            }
+        });
+        Prefetch { batches, worker: Some(worker) }
+    }
+}
+
+impl Iterator for Prefetch {
+    type Item = (Tensor, Tensor);
+    fn next(&mut self) -> Option<(Tensor, Tensor)> {
+        self.batches.recv().ok()
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        // Unblocks a pending send, then waits: no thread outlives the epoch.
+        let (_, closed) = std::sync::mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.batches, closed));
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
     }
 }
 
@@ -111,6 +167,7 @@ fn new_manifest(o: &Options, data: &Dataset, channels: usize) -> Manifest {
             init: "xavier_uniform".into(),
             dataset: data.name.clone(),
             device: crate::device::describe(o.device),
+            precision: o.precision.to_string(),
         },
         metrics: vec![],
         versions: versions(o.device),
@@ -141,6 +198,7 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
     tch::manual_seed(o.seed as i64);
     let vs = VarStore::new(o.device);
     let mut net = Net::new(&vs.root(), graph);
+    net.set_compute(o.precision, o.layout);
     let mut manifest = new_manifest(&o, data, channels);
     if o.resume {
         let ck = checkpoint::load(&o.paths.weights)?;
@@ -168,6 +226,7 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
         checkpoint::save(&vs, &manifest, &o.paths)?;
     }
 
+    let mut updater = Updater::new(o.precision);
     let n = data.train.len() as i64;
     let batches = (n as usize).div_ceil(o.batch_size);
     for epoch in manifest.metrics.len()..o.epochs {
@@ -182,14 +241,8 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
         bar.set_prefix(format!("{}/{}", epoch + 1, o.epochs));
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0i64, 0i64);
         let started = Instant::now();
-        for (b, start) in (0..n).step_by(o.batch_size).enumerate() {
-            let len = (o.batch_size as i64).min(n - start);
-            if len < 2 && b > 0 {
-                break; // batch norm cannot train on one example; d2l's loaders never yield one
-            }
-            let idx = perm.narrow(0, start, len);
-            let x = batch_input(&data.train.images.index_select(0, &idx), o.device, o.size);
-            let y = data.train.labels.index_select(0, &idx).to_device(o.device);
+        for (b, (x, y)) in Prefetch::start(&data.train, &perm, o.batch_size, o.device, o.size).enumerate() {
+            let len = y.size()[0];
             let logits = net.forward(&x, true);
             let loss = logits.cross_entropy_for_logits(&y);
             let value = f64::try_from(&loss).unwrap_or(f64::NAN);
@@ -197,7 +250,7 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
                 bar.abandon();
                 return Err(TrainError::Diverged { epoch: epoch + 1, batch: b + 1, loss: value, kept: manifest.metrics.len() });
             }
-            opt.backward_step(&loss);
+            updater.step(&mut opt, &vs, &loss);
             loss_sum += value * len as f64;
             correct += i64::try_from(logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64)).unwrap_or(0);
             seen += len;

@@ -21,6 +21,20 @@ fn classes_of(dir: &Path) -> Result<Vec<String>> {
     Ok(classes)
 }
 
+/// Every file decoded and preprocessed, on all cores, in the files' order.
+fn decode_all(files: &[std::path::PathBuf], prep: &Preprocessing) -> Vec<Result<ndarray::Array3<f32>>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = files.len().div_ceil(threads).max(1);
+    let one = |file: &std::path::PathBuf| load(file, prep).map_err(|e| TrainError::Data { path: file.clone(), problem: e.to_string() });
+    std::thread::scope(|s| {
+        let parts: Vec<_> = files.chunks(per).map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>())).collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(TrainError::Options("an image decoding thread panicked".into()))]))
+            .collect()
+    })
+}
+
 fn split(dir: &Path, classes: &[String], prep: &Preprocessing) -> Result<Split> {
     let (mut pixels, mut labels): (Vec<f32>, Vec<i64>) = (Vec::new(), Vec::new());
     for (label, class) in classes.iter().enumerate() {
@@ -32,9 +46,8 @@ fn split(dir: &Path, classes: &[String], prep: &Preprocessing) -> Result<Split> 
         if files.is_empty() {
             return Err(TrainError::Data { path: class_dir, problem: "holds no images (a class needs examples)".into() });
         }
-        for file in files {
-            let x = load(&file, prep).map_err(|e| TrainError::Data { path: file.clone(), problem: e.to_string() })?;
-            pixels.extend(x.iter());
+        for x in decode_all(&files, prep) {
+            pixels.extend(x?.iter());
             labels.push(label as i64);
         }
     }

@@ -1,0 +1,73 @@
+//! `cnnzoo-train --bench STEPS`: training speed of one network at its recipe's
+//! batch and size, the way the training loop runs it (same backend, precision,
+//! layout and update), on a fixed random batch: one warm-up step, then STEPS
+//! timed steps.
+
+use std::time::Instant;
+
+use cnnzoo_models::Arch;
+use serde::Serialize;
+use tch::nn::{OptimizerConfig, VarStore};
+use tch::{Device, Kind, Tensor};
+
+use crate::error::{Result, TrainError};
+use crate::net::{Layout, Net};
+use crate::precision::Precision;
+use crate::step::Updater;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub arch: String,
+    pub batch: usize,
+    pub size: usize,
+    pub precision: String,
+    pub channels_last: bool,
+    pub device: String,
+    pub steps: usize,
+    pub seconds: f64,
+    pub examples_per_sec: f64,
+}
+
+/// Times `steps` SGD steps of `arch` at `batch` x `size`.
+pub fn bench(
+    arch: &'static Arch,
+    batch: usize,
+    size: usize,
+    device: Device,
+    precision: Precision,
+    layout: Layout,
+    steps: usize,
+) -> Result<BenchResult> {
+    let torch = |source| TrainError::Torch { path: "--bench".into(), source };
+    tch::manual_seed(0);
+    let vs = VarStore::new(device);
+    let mut net = Net::new(&vs.root(), arch.build(&cnnzoo_models::Config { size, ..arch.default_config() })?);
+    net.set_compute(precision, layout);
+    let mut opt = tch::nn::Sgd::default().build(&vs, arch.recipe.lr).map_err(torch)?;
+    let mut updater = Updater::new(precision);
+    let (b, s) = (batch as i64, size as i64);
+    let x = Tensor::rand([b, 1, s, s], (Kind::Float, device));
+    let y = Tensor::randint(10, [b], (Kind::Int64, device));
+    let mut step = || {
+        let loss = net.forward(&x, true).cross_entropy_for_logits(&y);
+        updater.step(&mut opt, &vs, &loss);
+        f64::try_from(&loss).unwrap_or(f64::NAN) // waits for the device
+    };
+    step();
+    let started = Instant::now();
+    for _ in 0..steps {
+        step();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(BenchResult {
+        arch: arch.name.into(),
+        batch,
+        size,
+        precision: precision.to_string(),
+        channels_last: layout == Layout::ChannelsLast,
+        device: crate::device::describe(device),
+        steps,
+        seconds,
+        examples_per_sec: (steps * batch) as f64 / seconds,
+    })
+}
