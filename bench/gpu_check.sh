@@ -3,7 +3,8 @@
 # For each of the six networks it trains STEPS SGD steps at the recipe's batch
 # on libtorch CUDA, exports the checkpoint to ONNX, and evaluates the ONNX file
 # through ONNX Runtime's CUDA provider, printing examples/s and the provider
-# that ran. It ends with a markdown table for docs/BENCHMARKS.md.
+# that ran, then times training per precision and layout (--bench). It ends
+# with markdown tables for docs/BENCHMARKS.md.
 #
 #   bash bench/gpu_check.sh [STEPS]          # default 200 steps per network
 #
@@ -63,3 +64,20 @@ echo
 echo "| network | train examples/s ($device, $steps steps) | test acc (2000) | ONNX Runtime images/s (eval, 10000) | provider |"
 echo "| --- | --- | --- | --- | --- |"
 printf '%s\n' "${rows[@]}"
+
+# Training speed per precision and layout (`cnnzoo-train --bench`), the
+# figures the CPU table in docs/BENCHMARKS.md has, on this device.
+echo
+echo "| network | fp32 | fp32 CL | bf16 | bf16 CL | fp16 | fp16 CL | (examples/s, $device, 20 steps) |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+while read -r arch _rest; do
+  [ -z "$archs" ] || [[ " $archs " == *" $arch "* ]] || continue
+  cells=()
+  for p in fp32 bf16 fp16; do
+    for m in contiguous channels-last; do
+      r=$(timeout "$limit" "$BIN/cnnzoo-train" --arch "$arch" --bench 20 --precision $p --memory-format $m --device "$device" --json 2>/dev/null)
+      cells+=("$(echo "$r" | json_field 'round(v["examples_per_sec"], 1)' || true)")
+    done
+  done
+  echo "| $arch | $(IFS='|'; echo "${cells[*]}" | sed 's/|/ | /g') | |"
+done < <("$BIN/cnnzoo-train" --list)

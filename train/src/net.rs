@@ -15,11 +15,18 @@ pub enum Layout {
     ChannelsLast,
 }
 
-/// The layout measured faster for `arch` on `device` at `precision`
-/// (`cnnzoo-train --bench`, docs/BENCHMARKS.md): channels-last where it pays.
-pub fn default_layout(arch: &str, device: tch::Device, precision: Precision) -> Layout {
-    let _ = (arch, device, precision);
-    Layout::Contiguous
+/// The layout for `--memory-format auto`, from `bash bench/train_speed.sh`
+/// (docs/BENCHMARKS.md). On the CPU channels-last was faster for five of the
+/// six networks in fp32 and in bf16 (NiN 1.5x, DenseNet 1.4x, GoogLeNet
+/// 1.5x) and tied on ResNet-18 within the run-to-run noise, so it is used for
+/// all. On CUDA it is used with 16-bit precisions, where cuDNN's tensor-core
+/// kernels work in NHWC; fp32 stays contiguous there (not yet measured: no
+/// GPU was lent to this project's sessions so far).
+pub fn default_layout(_arch: &str, device: tch::Device, precision: Precision) -> Layout {
+    match device {
+        tch::Device::Cuda(_) if !precision.is_mixed() => Layout::Contiguous,
+        _ => Layout::ChannelsLast,
+    }
 }
 
 /// A graph bound to the variables of a VarStore, named as the graph names them.
