@@ -126,6 +126,15 @@ impl Drop for Backbone {
     }
 }
 
+/// The error for a file that is not an ONNX model ONNX Runtime can load,
+/// whether its header (read at open) or its graph (loaded after) says so.
+fn unloadable(path: &Path, problem: String) -> InferError {
+    InferError::Model {
+        path: path.to_path_buf(),
+        problem: format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {problem}"),
+    }
+}
+
 /// A model name as `--backbone` takes it: letters, digits, `-`, `_`, `.`;
 /// never a path.
 pub fn valid_name(name: &str) -> bool {
@@ -168,8 +177,7 @@ impl Backbone {
         if len == 0 {
             return Err(bad("empty file (not an ONNX model)".into()));
         }
-        let loadable = |e: String| bad(format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {e}"));
-        let header = crate::onnx_header::read(&path).map_err(loadable)?;
+        let header = crate::onnx_header::read(&path).map_err(|e| unloadable(&path, e))?;
         let any_key = header.metadata.iter().any(|(k, _)| k.starts_with(keys::PREFIX));
         let from_file =
             ModelCard::from_metadata(&|k: &str| header.metadata(k), any_key).map_err(|e| bad(format!("invalid model card: {e}")))?;
@@ -250,11 +258,7 @@ impl Backbone {
     /// there, not on its first request, if the graph cannot be loaded.
     pub fn ready(&self) -> Result<(), InferError> {
         let mut state = self.session.lock().map_err(|_| InferError::Runtime("a thread panicked while running this model".into()))?;
-        state.get().map(|_| ()).map_err(|e| self.unloadable(e))
-    }
-
-    fn unloadable(&self, e: String) -> InferError {
-        InferError::Model { path: self.path.clone(), problem: format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {e}") }
+        state.get().map(|_| ()).map_err(|e| unloadable(&self.path, e))
     }
 
     pub fn card(&self) -> &ModelCard {
@@ -310,7 +314,7 @@ impl Backbone {
         let x = x.as_standard_layout();
         let tensor = TensorRef::from_array_view(x.view()).map_err(rt)?;
         let mut state = self.session.lock().map_err(|_| InferError::Runtime("a thread panicked while running this model".into()))?;
-        let session = state.get().map_err(|e| self.unloadable(e))?;
+        let session = state.get().map_err(|e| unloadable(&self.path, e))?;
         let outputs = session.run(ort::inputs![self.input.as_str() => tensor]).map_err(rt)?;
         let take = |name: &str| -> Result<Array2<f32>, InferError> {
             let v = outputs[name].try_extract_array::<f32>().map_err(rt)?;

@@ -140,9 +140,9 @@ enum MemoryFormat {
     Contiguous,
 }
 
-fn layout(format: MemoryFormat, arch: &Arch, device: tch::Device, precision: cnnzoo_train::Precision) -> Layout {
+fn layout(format: MemoryFormat, device: tch::Device, precision: cnnzoo_train::Precision) -> Layout {
     match format {
-        MemoryFormat::Auto => cnnzoo_train::net::default_layout(arch.name, device, precision),
+        MemoryFormat::Auto => cnnzoo_train::net::default_layout(device, precision),
         MemoryFormat::ChannelsLast => Layout::ChannelsLast,
         MemoryFormat::Contiguous => Layout::Contiguous,
     }
@@ -182,7 +182,7 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     }
     let device = resolve(cli.device)?;
     let precision = cnnzoo_train::precision::resolve(cli.precision, device)?;
-    let layout = layout(cli.memory_format, arch, device, precision);
+    let layout = layout(cli.memory_format, device, precision);
     if let Some(steps) = cli.bench {
         let batch = cli.batch_size.unwrap_or(r.batch_size);
         let result = cnnzoo_train::bench::bench(arch, batch, size, device, precision, layout, steps)?;

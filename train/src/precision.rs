@@ -80,7 +80,7 @@ impl FromStr for Precision {
 /// convolutions outrun fp32. AVX-512 BF16 alone is not enough: on the
 /// development machine (a Xeon with AVX-512 BF16, no AMX) bf16 training was
 /// slower than fp32 in PyTorch and in cnnzoo alike (docs/BENCHMARKS.md).
-pub fn cpu_has_bf16() -> bool {
+pub fn cpu_has_amx() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::fs::read_to_string("/proc/cpuinfo")
@@ -117,7 +117,7 @@ pub fn resolve(request: Request, device: Device) -> Result<Precision> {
         )),
         (Request::Exactly(p), _) => Ok(p),
         (Request::Auto, Device::Cuda(i)) => Ok(if gpu_has_bf16(i) { Precision::Bf16 } else { Precision::Fp32 }),
-        (Request::Auto, _) => Ok(if cpu_has_bf16() { Precision::Bf16 } else { Precision::Fp32 }),
+        (Request::Auto, _) => Ok(if cpu_has_amx() { Precision::Bf16 } else { Precision::Fp32 }),
     }
 }
 
@@ -135,6 +135,6 @@ mod tests {
         let auto_gpu = resolve(Request::Auto, Device::Cuda(0)).ok();
         assert_eq!(auto_gpu, Some(if gpu_has_bf16(0) { Precision::Bf16 } else { Precision::Fp32 }));
         let auto_cpu = resolve(Request::Auto, Device::Cpu).ok();
-        assert_eq!(auto_cpu, Some(if cpu_has_bf16() { Precision::Bf16 } else { Precision::Fp32 }));
+        assert_eq!(auto_cpu, Some(if cpu_has_amx() { Precision::Bf16 } else { Precision::Fp32 }));
     }
 }

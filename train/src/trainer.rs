@@ -80,7 +80,7 @@ pub fn batch_input(images: &Tensor, device: Device, size: usize) -> Tensor {
 /// moved to the device) on their own thread two ahead of the step that takes
 /// them, so the step never waits for data. Dropping it stops the thread.
 struct Prefetch {
-    batches: std::sync::mpsc::Receiver<(Tensor, Tensor)>,
+    batches: Option<std::sync::mpsc::Receiver<(Tensor, Tensor)>>,
     worker: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -104,22 +104,21 @@ impl Prefetch {
                 }
             }
         });
-        Prefetch { batches, worker: Some(worker) }
+        Prefetch { batches: Some(batches), worker: Some(worker) }
     }
 }
 
 impl Iterator for Prefetch {
     type Item = (Tensor, Tensor);
     fn next(&mut self) -> Option<(Tensor, Tensor)> {
-        self.batches.recv().ok()
+        self.batches.as_ref()?.recv().ok()
     }
 }
 
 impl Drop for Prefetch {
     fn drop(&mut self) {
-        // Unblocks a pending send, then waits: no thread outlives the epoch.
-        let (_, closed) = std::sync::mpsc::sync_channel(0);
-        drop(std::mem::replace(&mut self.batches, closed));
+        // Closing the channel unblocks a pending send; then wait: no thread outlives the epoch.
+        self.batches = None;
         if let Some(w) = self.worker.take() {
             let _ = w.join();
         }

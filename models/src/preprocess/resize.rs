@@ -93,13 +93,6 @@ impl Taps {
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
-
-    /// The inputs any output reads, as a sorted list without repeats.
-    pub fn inputs_used(&self) -> Vec<usize> {
-        let mut used: Vec<usize> = self.spans.iter().flat_map(|&(start, _, n)| start..start + n).collect();
-        used.dedup();
-        used
-    }
 }
 
 /// A sample the resizer reads exactly as an f32.
