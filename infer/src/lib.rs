@@ -36,5 +36,5 @@ pub use cnnzoo_models::{CardOverrides, Device, ModelCard, Preprocessing};
 pub use cuda::DRIVER as CUDA_DRIVER;
 pub use error::InferError;
 pub use eval::{evaluate, Evaluation};
-pub use runtime::{library_path, runtime_info, Provider, RuntimeInfo};
+pub use runtime::{library_path, runtime_info, version_report, Provider, RuntimeInfo};
 pub use source::{Encoded, ImageSource};

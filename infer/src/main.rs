@@ -292,24 +292,9 @@ fn run_eval(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
 
 /// `--version`: this build, and what the ONNX Runtime it loads can do.
 fn print_version() -> anyhow::Result<()> {
-    let mut lines =
-        vec![format!("cnnzoo-infer {} (git {})", env!("CARGO_PKG_VERSION"), option_env!("CNNZOO_GIT_REV").unwrap_or("unknown"))];
-    match cnnzoo_infer::runtime_info() {
-        Ok(info) => {
-            lines.push(format!("ONNX Runtime {} ({})", info.library.display(), info.build));
-            lines.push(format!("execution providers: {}", info.providers.join(", ")));
-            match info.cuda_driver {
-                Some(true) => lines.push(format!("CUDA driver: found; {}", info.cuda_libraries.unwrap_or_default())),
-                Some(false) => {
-                    lines.push(format!("CUDA driver: {} not found, so CUDA cannot run on this machine", cnnzoo_infer::CUDA_DRIVER))
-                }
-                None => {}
-            }
-        }
-        Err(e) => lines.push(format!("ONNX Runtime: {e}")),
-    }
+    let report = cnnzoo_infer::version_report("cnnzoo-infer", env!("CARGO_PKG_VERSION"), option_env!("CNNZOO_GIT_REV"));
     let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
-    out.line(&lines.join("\n"))?;
+    out.line(&report)?;
     out.finish()
 }
 

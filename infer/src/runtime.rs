@@ -164,3 +164,23 @@ pub fn register(builder: SessionBuilder, device: Device) -> Result<(SessionBuild
         Device::Auto => Ok((builder, Provider::Cpu)),
     }
 }
+
+/// What `--version` prints for a binary that runs models on ONNX Runtime:
+/// its version and git revision, the ONNX Runtime it loads, the execution
+/// providers that build offers, and whether CUDA can run here.
+pub fn version_report(binary: &str, version: &str, git_rev: Option<&str>) -> String {
+    let mut lines = vec![format!("{binary} {version} (git {})", git_rev.unwrap_or("unknown"))];
+    match runtime_info() {
+        Ok(info) => {
+            lines.push(format!("ONNX Runtime {} ({})", info.library.display(), info.build));
+            lines.push(format!("execution providers: {}", info.providers.join(", ")));
+            match info.cuda_driver {
+                Some(true) => lines.push(format!("CUDA driver: found; {}", info.cuda_libraries.unwrap_or_default())),
+                Some(false) => lines.push(format!("CUDA driver: {} not found, so CUDA cannot run on this machine", crate::cuda::DRIVER)),
+                None => {}
+            }
+        }
+        Err(e) => lines.push(format!("ONNX Runtime: {e}")),
+    }
+    lines.join("\n")
+}

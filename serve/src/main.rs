@@ -1,0 +1,212 @@
+//! `cnnzoo-serve`: the backbones of a folder over the Open Inference Protocol
+//! (KServe V2), HTTP and gRPC, with dynamic batching.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::sync::watch;
+
+use cnnzoo_models::flags::at_least_one;
+use cnnzoo_serve::metrics::{enabled, set_level, Level};
+use cnnzoo_serve::{grpc, http, BatchConfig, Repository, RepositoryOptions};
+
+const EXAMPLES: &str = "Examples:
+  cnnzoo-serve --model-dir runs                      # every runs/NAME.onnx is model NAME
+  curl localhost:8000/v2/models/lenet                # inputs, outputs, shapes
+  curl -X POST localhost:8000/v2/models/lenet/infer -d @request.json
+  cnnzoo-serve --model-dir runs --http off --grpc 0.0.0.0:8001 --max-batch 32";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cnnzoo-serve",
+    disable_version_flag = true,
+    about = "Serve exported cnnzoo backbones over the Open Inference Protocol (KServe V2: HTTP and gRPC, as Triton speaks it)",
+    after_help = EXAMPLES
+)]
+struct Cli {
+    /// The models: every NAME.onnx here is model NAME, version 1.
+    #[arg(long, required_unless_present_any = ["version", "completions"])]
+    model_dir: Option<PathBuf>,
+    /// HTTP/REST address (port 0 picks a free one; `off` disables HTTP).
+    #[arg(long, default_value = "127.0.0.1:8000", value_parser = listen_address)]
+    http: Listen,
+    /// gRPC address (port 0 picks a free one; `off` disables gRPC).
+    #[arg(long, default_value = "127.0.0.1:8001", value_parser = listen_address)]
+    grpc: Listen,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: cnnzoo_models::Device,
+    /// ONNX Runtime intra-op threads per model [default: all cores].
+    #[arg(long, value_parser = at_least_one)]
+    threads: Option<usize>,
+    /// Most rows in one ONNX Runtime run, and in one request.
+    #[arg(long, default_value_t = 64, value_parser = at_least_one, help_heading = "Batching")]
+    max_batch: usize,
+    /// How long a request waits for others to share its run, in microseconds.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=10_000_000), help_heading = "Batching")]
+    max_delay_us: u64,
+    /// Requests waiting per model; beyond it requests are refused with 503 / UNAVAILABLE.
+    #[arg(long, default_value_t = 1024, value_parser = at_least_one, help_heading = "Batching")]
+    max_queue: usize,
+    /// Run every request alone instead of merging concurrent ones.
+    #[arg(long, help_heading = "Batching")]
+    no_dynamic_batching: bool,
+    /// Largest request body (HTTP) or message (gRPC), in bytes; larger ones get 413 / RESOURCE_EXHAUSTED.
+    #[arg(long, default_value_t = 64 << 20, value_parser = at_least_one)]
+    max_request_bytes: usize,
+    /// Seconds to finish requests in flight after SIGTERM or SIGINT before exiting anyway.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    grace_period_s: u64,
+    /// error, info, or debug (one JSON line per request on stderr).
+    #[arg(long, value_enum, default_value = "info")]
+    log_level: Level,
+    /// Print a completion script for this shell (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    completions: Option<clap_complete::Shell>,
+    /// Print the version, the ONNX Runtime loaded and the execution providers it offers.
+    #[arg(short = 'V', long)]
+    version: bool,
+}
+
+/// An address to listen on, or none.
+#[derive(Debug, Clone, Copy)]
+struct Listen(Option<SocketAddr>);
+
+fn listen_address(s: &str) -> Result<Listen, String> {
+    if s == "off" {
+        return Ok(Listen(None));
+    }
+    s.parse().map(|a| Listen(Some(a))).map_err(|_| "expected HOST:PORT with a numeric host (127.0.0.1:8000, [::1]:8000) or off".into())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "cnnzoo-serve", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    if cli.version {
+        println!("{}", cnnzoo_infer::version_report("cnnzoo-serve", env!("CARGO_PKG_VERSION"), option_env!("CNNZOO_GIT_REV")));
+        return ExitCode::SUCCESS;
+    }
+    match serve(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", cnnzoo_models::flags::error_line(e.chain()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn info(line: &str) {
+    if enabled(Level::Info) {
+        eprintln!("cnnzoo-serve: {line}");
+    }
+}
+
+fn serve(cli: &Cli) -> anyhow::Result<()> {
+    set_level(cli.log_level);
+    if cli.http.0.is_none() && cli.grpc.0.is_none() {
+        anyhow::bail!("--http off and --grpc off: nothing would be served");
+    }
+    let dir = cli.model_dir.as_ref().context("--model-dir is required")?;
+    let opts = RepositoryOptions {
+        device: cli.device,
+        threads: cli.threads,
+        batching: BatchConfig {
+            max_batch: cli.max_batch,
+            max_delay: Duration::from_micros(cli.max_delay_us),
+            max_queue: cli.max_queue,
+            dynamic: !cli.no_dynamic_batching,
+        },
+    };
+    let repo = Arc::new(Repository::open(dir, &opts)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(run(cli, Arc::clone(&repo)))?;
+    drop(runtime);
+    // The servers are gone: the last reference joins every batching thread.
+    drop(repo);
+    info("stopped");
+    Ok(())
+}
+
+async fn run(cli: &Cli, repo: Arc<Repository>) -> anyhow::Result<()> {
+    let bind = |flag: &'static str, addr: Option<SocketAddr>| async move {
+        match addr {
+            None => Ok(None),
+            Some(a) => tokio::net::TcpListener::bind(a).await.map(Some).with_context(|| format!("--{flag} {a}")),
+        }
+    };
+    let http_listener = bind("http", cli.http.0).await?;
+    let grpc_listener = bind("grpc", cli.grpc.0).await?;
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        info("stopping: no new connections; finishing the requests in flight");
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|&s| s).await;
+    };
+
+    let mut servers = tokio::task::JoinSet::new();
+    let mut endpoints = vec![];
+    if let Some(listener) = http_listener {
+        endpoints.push(format!("HTTP on http://{}", listener.local_addr()?));
+        let app = http::router(Arc::clone(&repo), cli.max_request_bytes);
+        let shutdown = until_stopped(stopped.clone());
+        servers.spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("HTTP server") });
+    }
+    if let Some(listener) = grpc_listener {
+        endpoints.push(format!("gRPC on {}", listener.local_addr()?));
+        let service = grpc::service(Arc::clone(&repo), cli.max_request_bytes);
+        let shutdown = until_stopped(stopped.clone());
+        servers.spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown)
+                .await
+                .context("gRPC server")
+        });
+    }
+    let models: Vec<String> = repo.models().map(|m| format!("{} ({})", m.name, m.backbone().provider())).collect();
+    info(&format!("ready: {}; {}", models.join(", "), endpoints.join(", ")));
+    drop(repo);
+
+    let grace = Duration::from_secs(cli.grace_period_s);
+    let mut stopped_rx = stopped;
+    let drained = async {
+        while let Some(done) = servers.join_next().await {
+            done.context("a server task panicked")??;
+        }
+        anyhow::Ok(())
+    };
+    tokio::pin!(drained);
+    tokio::select! {
+        result = &mut drained => result,
+        _ = async { let _ = stopped_rx.wait_for(|&s| s).await; tokio::time::sleep(grace).await } => {
+            anyhow::bail!("requests still in flight {}s after the signal (--grace-period-s); exiting without them", grace.as_secs())
+        }
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
