@@ -8,4 +8,6 @@ pub enum ExportError {
     Weights(#[from] cnnzoo_models::ModelError),
     #[error("{path}: not an ONNX model: {problem}")]
     NotOnnx { path: String, problem: String },
+    #[error("--triton-repo: {0}")]
+    Triton(String),
 }

@@ -4,11 +4,13 @@
 //! back for `--inspect`. The library needs neither libtorch nor ONNX Runtime
 //! (`default-features = false`); the `cnnzoo-export` binary reads `.ot`
 //! checkpoints through cnnzoo-train (feature `checkpoint`, on by default).
+//! [`triton`] lays an export out as a Triton model repository entry.
 
 mod error;
 pub mod inspect;
 mod lower;
 mod onnx_build;
+pub mod triton;
 
 pub use error::ExportError;
 pub use lower::{lower, ExportOptions, DEFAULT_OPSET, OPSETS};

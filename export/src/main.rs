@@ -7,8 +7,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use cnnzoo_export::triton::{self, TritonBatching};
 use cnnzoo_export::{inspect, lower, ExportOptions, DEFAULT_OPSET};
 use cnnzoo_models::card::{metadata, Provenance};
+use cnnzoo_models::flags::at_least_one;
 use cnnzoo_models::fsio::{read_bounded, write_atomic};
 
 /// Protobuf's own limit on a serialized model; checkpoints are smaller still.
@@ -20,6 +22,7 @@ const EXAMPLES: &str = "Examples:
   cnnzoo-export runs/resnet18.ot                 # writes runs/resnet18.onnx
   cnnzoo-export runs/densenet.ot --features-only -o densenet-backbone.onnx
   cnnzoo-export runs/lenet.ot --opset 13 --no-fold-bn
+  cnnzoo-export runs/resnet18.ot --triton-repo models   # models/resnet18/{config.pbtxt,1/model.onnx}
   cnnzoo-export --inspect runs/resnet18.onnx --json";
 
 #[derive(Debug, Parser)]
@@ -29,8 +32,17 @@ struct Cli {
     #[arg(required_unless_present_any = ["version", "completions"])]
     input: Option<PathBuf>,
     /// Output file [default: NAME.onnx beside the checkpoint].
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "triton_repo")]
     output: Option<PathBuf>,
+    /// Write a Triton model repository entry instead: DIR/NAME/config.pbtxt and DIR/NAME/1/model.onnx.
+    #[arg(long, value_name = "DIR", help_heading = "Triton")]
+    triton_repo: Option<PathBuf>,
+    /// The entry's max_batch_size.
+    #[arg(long, default_value_t = 64, value_parser = at_least_one, requires = "triton_repo", help_heading = "Triton")]
+    max_batch: usize,
+    /// The entry's dynamic_batching max_queue_delay_microseconds.
+    #[arg(long, default_value_t = 2000, requires = "triton_repo", help_heading = "Triton")]
+    max_delay_us: u64,
     /// ONNX opset to target.
     #[arg(long, default_value_t = DEFAULT_OPSET)]
     opset: i64,
@@ -81,8 +93,20 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
         metadata: metadata(&ck.manifest, &Provenance::new(&sha, !cli.no_fold_bn, cli.features_only)),
     };
     let model = lower(&ck.graph, &ck.weights, &opts).with_context(|| format!("exporting {}", input.display()))?;
-    let output = cli.output.clone().unwrap_or_else(|| input.with_extension("onnx"));
-    write_atomic(&output, &cnnzoo_proto::encode_model(&model)).map_err(|(p, e)| anyhow::anyhow!("writing {}: {e}", p.display()))?;
+    let bytes = cnnzoo_proto::encode_model(&model);
+    let output = match &cli.triton_repo {
+        Some(repo) => {
+            let name = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| ck.graph.arch.clone());
+            let batching = TritonBatching { max_batch_size: cli.max_batch, max_queue_delay_us: cli.max_delay_us };
+            let config = triton::config_pbtxt(&name, &model, batching, &input.display().to_string())?;
+            triton::write_repository(repo, &name, &bytes, &config)?
+        }
+        None => {
+            let output = cli.output.clone().unwrap_or_else(|| input.with_extension("onnx"));
+            write_atomic(&output, &bytes).map_err(|(p, e)| anyhow::anyhow!("writing {}: {e}", p.display()))?;
+            output
+        }
+    };
     let report = inspect::report(&model);
     let seconds = started.elapsed().as_secs_f64();
     if cli.json {

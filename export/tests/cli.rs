@@ -6,6 +6,8 @@
 #[path = "../../tests/support/data.rs"]
 mod data;
 use data::fashion_mnist;
+#[path = "../../tests/support/python.rs"]
+mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -189,4 +191,37 @@ fn version_and_completions_need_no_checkpoint() {
     assert!(o.status.success(), "{}", stderr(&o));
     let script = String::from_utf8_lossy(&o.stdout);
     assert!(script.contains("#compdef cnnzoo-export") && script.contains("--no-fold-bn"));
+}
+
+#[test]
+fn a_triton_repository_entry_parses_as_tritons_model_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let ot = checkpoint_of(dir.path(), "lenet", 0);
+    let repo = dir.path().join("repo");
+    for round in 0..2 {
+        // The second export replaces the first entry whole.
+        let o = export(&[ot.to_str().unwrap(), "--triton-repo", repo.to_str().unwrap(), "--max-batch", "32", "--max-delay-us", "500"]);
+        assert!(o.status.success(), "round {round}: {}", stderr(&o));
+    }
+    let entry = repo.join("lenet");
+    let names: Vec<String> = std::fs::read_dir(&repo).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["lenet"], "no staging folders are left behind");
+    let config = std::fs::read_to_string(entry.join("config.pbtxt")).unwrap();
+    assert!(config.contains("max_queue_delay_microseconds: 500"), "{config}");
+    let dims = python::run_script("triton_config.py", &[entry.to_str().unwrap(), "32"]);
+    assert_eq!(dims.trim(), r#"{"inputs": [[1, 28, 28]], "outputs": [[10], [84]]}"#);
+    // The model in the entry is the export itself: inspect reads its card.
+    assert_eq!(inspect(&entry.join("1/model.onnx"))["metadata"][keys::ARCH], "lenet");
+
+    // Triton's flags without --triton-repo, and -o with it, are refused.
+    let o = export(&[ot.to_str().unwrap(), "--max-batch", "8"]);
+    assert!(!o.status.success() && stderr(&o).contains("--triton-repo"), "{}", stderr(&o));
+    let o = export(&[ot.to_str().unwrap(), "--triton-repo", repo.to_str().unwrap(), "-o", "x.onnx"]);
+    assert!(!o.status.success() && stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+    // A repository path that is a file fails clearly and writes nothing.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let o = export(&[ot.to_str().unwrap(), "--triton-repo", file.to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("--triton-repo") && stderr(&o).contains("file"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }

@@ -10,7 +10,8 @@ pub enum Kind {
     NotFound,
     /// The model's queue is full: 503, `UNAVAILABLE`. The client may retry.
     Unavailable,
-    /// The body is over `--max-request-bytes`: 413, `RESOURCE_EXHAUSTED`.
+    /// The body is over `--max-request-bytes`: 413, `OUT_OF_RANGE` (the code
+    /// tonic answers an oversized message with, before any handler runs).
     TooLarge,
     /// ONNX Runtime failed on a valid request: 500, `INTERNAL`.
     Internal,
@@ -42,7 +43,7 @@ impl Kind {
         match self {
             Kind::BadRequest => tonic::Code::InvalidArgument,
             Kind::NotFound => tonic::Code::NotFound,
-            Kind::TooLarge => tonic::Code::ResourceExhausted,
+            Kind::TooLarge => tonic::Code::OutOfRange,
             Kind::Internal => tonic::Code::Internal,
             Kind::Unavailable => tonic::Code::Unavailable,
         }

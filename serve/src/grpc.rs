@@ -76,9 +76,9 @@ impl GrpcInferenceService for Service {
     }
 
     async fn model_ready(&self, r: Request<ModelReadyRequest>) -> Result<Response<ModelReadyResponse>, Status> {
+        // An unknown model or version is simply not ready, as Triton answers.
         let r = r.into_inner();
-        self.repo.model(&r.name, &r.version)?;
-        Ok(Response::new(ModelReadyResponse { ready: true }))
+        Ok(Response::new(ModelReadyResponse { ready: self.repo.model(&r.name, &r.version).is_ok() }))
     }
 
     async fn server_metadata(&self, _: Request<ServerMetadataRequest>) -> Result<Response<ServerMetadataResponse>, Status> {

@@ -56,7 +56,7 @@ struct Cli {
     /// Run every request alone instead of merging concurrent ones.
     #[arg(long, help_heading = "Batching")]
     no_dynamic_batching: bool,
-    /// Largest request body (HTTP) or message (gRPC), in bytes; larger ones get 413 / RESOURCE_EXHAUSTED.
+    /// Largest request body (HTTP) or message (gRPC), in bytes; larger ones get 413 / OUT_OF_RANGE.
     #[arg(long, default_value_t = 64 << 20, value_parser = at_least_one)]
     max_request_bytes: usize,
     /// Seconds to finish requests in flight after SIGTERM or SIGINT before exiting anyway.

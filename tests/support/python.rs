@@ -1,5 +1,5 @@
-//! The set-up's venv Python (torch, onnx, onnxruntime, PIL), which some tests
-//! use to compute references with the peers' own code.
+//! The set-up's venv Python (torch, onnx, onnxruntime, PIL, tritonclient),
+//! which some tests use to compute references with the peers' own code.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,9 +9,20 @@ pub fn python() -> PathBuf {
     PathBuf::from(venv).join("bin/python")
 }
 
+/// The workspace's `tests/python` folder, where the shared scripts live.
+pub fn scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python")
+}
+
 /// Runs `tests/python/NAME` with `args`; panics with its stderr if it fails.
-pub fn run_script<A: AsRef<std::ffi::OsStr>>(name: &str, args: &[A]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python").join(name);
-    let out = Command::new(python()).arg(&script).args(args).output().expect("running the venv's python");
-    assert!(out.status.success(), "{name} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+pub fn run_script<A: AsRef<std::ffi::OsStr>>(name: &str, args: &[A]) -> String {
+    run_script_at(&scripts().join(name), args)
+}
+
+/// Runs the script at `path` with `args` and returns its stdout; panics with
+/// its stderr if it fails.
+pub fn run_script_at<A: AsRef<std::ffi::OsStr>>(path: &Path, args: &[A]) -> String {
+    let out = Command::new(python()).arg(path).args(args).output().expect("running the venv's python");
+    assert!(out.status.success(), "{} failed:\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

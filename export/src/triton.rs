@@ -1,0 +1,146 @@
+//! A Triton model repository entry for an exported model:
+//! `REPO/NAME/config.pbtxt` and `REPO/NAME/1/model.onnx`. The configuration
+//! (protobuf text format, `inference.ModelConfig`) says what Triton would
+//! otherwise guess: the ONNX Runtime backend, the largest batch, dynamic
+//! batching, every input and output with its dims (the batch left out, as
+//! Triton wants with `max_batch_size` > 0) and the model card as parameters.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use cnnzoo_proto::{tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, ModelProto, ValueInfoProto};
+
+use crate::ExportError;
+
+/// How Triton should batch the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TritonBatching {
+    pub max_batch_size: usize,
+    pub max_queue_delay_us: u64,
+}
+
+/// A string in protobuf text format: quoted, with C escapes.
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\{:03o}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Triton's name for an ONNX element type.
+fn data_type(elem_type: i32) -> Result<&'static str, String> {
+    Ok(match DataType::try_from(elem_type) {
+        Ok(DataType::Float) => "TYPE_FP32",
+        Ok(DataType::Float16) => "TYPE_FP16",
+        Ok(DataType::Double) => "TYPE_FP64",
+        Ok(DataType::Int8) => "TYPE_INT8",
+        Ok(DataType::Uint8) => "TYPE_UINT8",
+        Ok(DataType::Int32) => "TYPE_INT32",
+        Ok(DataType::Int64) => "TYPE_INT64",
+        Ok(DataType::Bool) => "TYPE_BOOL",
+        Ok(DataType::String) => "TYPE_STRING",
+        _ => return Err(format!("element type {elem_type} has no Triton equivalent here")),
+    })
+}
+
+/// One `input`/`output` entry: name, data type, and the dims after the batch
+/// (-1 where the graph leaves a dimension free).
+fn tensor_entry(v: &ValueInfoProto) -> Result<String, String> {
+    let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return Err(format!("'{}' is not a tensor", v.name));
+    };
+    let dims: Vec<String> = t
+        .shape
+        .iter()
+        .flat_map(|s| &s.dim)
+        .skip(1)
+        .map(|d| match d.value {
+            Some(dimension::Value::DimValue(n)) => n.to_string(),
+            _ => "-1".into(),
+        })
+        .collect();
+    Ok(format!("  {{\n    name: {}\n    data_type: {}\n    dims: [ {} ]\n  }}", quoted(&v.name), data_type(t.elem_type)?, dims.join(", ")))
+}
+
+/// The text of `config.pbtxt` for `model`, served as `name`.
+pub fn config_pbtxt(name: &str, model: &ModelProto, batching: TritonBatching, source: &str) -> Result<String, ExportError> {
+    let g = model.graph.as_ref().ok_or_else(|| ExportError::Triton("the model has no graph".into()))?;
+    let entries = |vs: &[ValueInfoProto]| -> Result<String, ExportError> {
+        let parts: Result<Vec<String>, String> = vs.iter().map(tensor_entry).collect();
+        Ok(parts.map_err(ExportError::Triton)?.join(",\n"))
+    };
+    let mut s = String::new();
+    let _ = writeln!(s, "# Triton's configuration for {name}, written by cnnzoo-export {} from {source}.", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(s, "name: {}", quoted(name));
+    let _ = writeln!(s, "backend: \"onnxruntime\"");
+    let _ = writeln!(s, "max_batch_size: {}", batching.max_batch_size);
+    let _ = writeln!(s, "input [\n{}\n]", entries(&g.input)?);
+    let _ = writeln!(s, "output [\n{}\n]", entries(&g.output)?);
+    let _ = writeln!(s, "dynamic_batching {{\n  max_queue_delay_microseconds: {}\n}}", batching.max_queue_delay_us);
+    for p in &model.metadata_props {
+        let _ = writeln!(s, "parameters {{\n  key: {}\n  value {{ string_value: {} }}\n}}", quoted(&p.key), quoted(&p.value));
+    }
+    Ok(s)
+}
+
+/// Writes `repo/name/config.pbtxt` and `repo/name/1/model.onnx`, whole or
+/// not at all: the entry is built beside its place and renamed into it,
+/// replacing an older entry of the same name.
+pub fn write_repository(repo: &Path, name: &str, onnx: &[u8], config: &str) -> Result<PathBuf, ExportError> {
+    let io = |path: &Path, e: std::io::Error| ExportError::Triton(format!("{}: {e}", path.display()));
+    std::fs::create_dir_all(repo).map_err(|e| io(repo, e))?;
+    let target = repo.join(name);
+    let staging = repo.join(format!(".{name}.partial-{}", std::process::id()));
+    let build = || -> Result<(), ExportError> {
+        let version = staging.join("1");
+        std::fs::create_dir_all(&version).map_err(|e| io(&version, e))?;
+        std::fs::write(version.join("model.onnx"), onnx).map_err(|e| io(&version.join("model.onnx"), e))?;
+        std::fs::write(staging.join("config.pbtxt"), config).map_err(|e| io(&staging.join("config.pbtxt"), e))?;
+        Ok(())
+    };
+    if let Err(e) = build() {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    let old = repo.join(format!(".{name}.old-{}", std::process::id()));
+    let had_old = target.exists();
+    if had_old {
+        std::fs::rename(&target, &old).map_err(|e| io(&target, e))?;
+    }
+    if let Err(e) = std::fs::rename(&staging, &target) {
+        if had_old {
+            let _ = std::fs::rename(&old, &target);
+        }
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(io(&target, e));
+    }
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_for_text_format() {
+        assert_eq!(quoted(r#"{"a": "b\c"}"#), r#""{\"a\": \"b\\c\"}""#);
+        assert_eq!(quoted("x\ny\u{1}"), "\"x\\ny\\001\"");
+        assert_eq!(quoted("Ümlaut"), "\"Ümlaut\"");
+    }
+}

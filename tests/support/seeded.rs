@@ -1,0 +1,69 @@
+//! A LeNet with seeded weights, lowered by the exporter's library with a
+//! Fashion-MNIST card: a real model file for tests that need no libtorch and
+//! no training.
+
+use std::path::Path;
+
+use cnnzoo_export::{lower, ExportOptions};
+use cnnzoo_models::card::{metadata, Provenance};
+use cnnzoo_models::data::FASHION_MNIST_CLASSES;
+use cnnzoo_models::{Arch, EpochMetrics, Hyperparameters, Manifest, ParamRole, Preprocessing, Tensor32, Weights};
+
+/// Writes the seeded LeNet to `path`, its card entries passed through `edit` first
+/// (the corpus forges bad cards this way).
+pub fn write_lenet(path: &Path, edit: impl FnOnce(&mut Vec<(String, String)>)) {
+    {
+        let arch = Arch::find("lenet").expect("lenet is registered");
+        let graph = arch.build(&arch.default_config()).expect("lenet builds");
+        let weights = seeded_weights(&graph, 7);
+        let manifest = Manifest {
+            format: Manifest::FORMAT,
+            arch: "lenet".into(),
+            input: [1, 28, 28],
+            classes: FASHION_MNIST_CLASSES.iter().map(|c| c.to_string()).collect(),
+            preprocessing: Preprocessing::bilinear_unit(1, 28),
+            hyperparameters: Hyperparameters {
+                epochs: 0,
+                batch_size: 1,
+                lr: 0.0,
+                seed: 7,
+                optimizer: "none".into(),
+                loss: "none".into(),
+                init: "xavier_uniform".into(),
+                dataset: "none".into(),
+                device: "cpu".into(),
+                precision: "fp32".into(),
+            },
+            metrics: vec![EpochMetrics { epoch: 0, loss: 0.0, train_acc: 0.0, test_acc: 0.0, examples_per_sec: 0.0, seconds: 0.0 }],
+            versions: Default::default(),
+        };
+        let mut card = metadata(&manifest, &Provenance::new("seeded", true, false));
+        edit(&mut card);
+        let opts = ExportOptions { metadata: card, ..Default::default() };
+        let model = lower(&graph, &weights, &opts).expect("lenet lowers");
+        std::fs::write(path, cnnzoo_proto::encode_model(&model)).expect("model written");
+    }
+}
+
+/// Xavier-uniform weights and PyTorch-style biases from a xorshift generator.
+fn seeded_weights(graph: &cnnzoo_models::Graph, seed: u64) -> Weights {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut uniform = move |bound: f32| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * bound
+    };
+    let mut w = Weights::default();
+    for p in graph.params() {
+        let n: usize = p.shape.iter().product();
+        let data: Vec<f32> = match p.role {
+            ParamRole::Weight { fan_in, fan_out } => (0..n).map(|_| uniform((6.0 / (fan_in + fan_out) as f32).sqrt())).collect(),
+            ParamRole::Bias { fan_in } => (0..n).map(|_| uniform(1.0 / (fan_in as f32).sqrt())).collect(),
+            ParamRole::Scale | ParamRole::RunningVar => vec![1.0; n],
+            ParamRole::Shift | ParamRole::RunningMean => vec![0.0; n],
+        };
+        w.0.insert(p.name.clone(), Tensor32 { shape: p.shape.clone(), data });
+    }
+    w
+}
