@@ -115,7 +115,8 @@ impl ModelMetrics {
                 );
             }
         }
-        let histograms: [(&str, &str, fn(&ModelMetrics) -> &Histogram); 3] = [
+        type Family = (&'static str, &'static str, fn(&ModelMetrics) -> &Histogram);
+        let histograms: [Family; 3] = [
             ("cnnzoo_batch_size", "Rows per ONNX Runtime run (dynamic batching merges requests).", |m| &m.batch_size),
             ("cnnzoo_queue_seconds", "Time a request waited in its model's queue.", |m| &m.queue_seconds),
             ("cnnzoo_inference_seconds", "Time of each ONNX Runtime run.", |m| &m.inference_seconds),

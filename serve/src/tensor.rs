@@ -25,7 +25,7 @@ impl Data {
     pub fn from_raw(datatype: &str, raw: &[u8], input: &str) -> Result<Data, ServeError> {
         match datatype {
             FP32 => {
-                if raw.len() % 4 != 0 {
+                if !raw.len().is_multiple_of(4) {
                     return Err(ServeError::bad_request(format!(
                         "input '{input}': {} bytes of FP32 data is not a whole number of 4-byte elements",
                         raw.len()

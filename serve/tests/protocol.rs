@@ -97,7 +97,9 @@ fn every_bad_request_gets_its_status_and_the_server_stays_ready() {
     let zeros = |n: usize| format!("[{}]", vec!["0"; n].join(","));
     let (not_png_headers, not_png) = image(b"\x89PNG\r\n\x1a\n but then nothing a decoder wants");
     let (bin_headers, bin_body) = binary_input(1, 0.5);
-    let cases: Vec<(&str, &str, Vec<(&str, String)>, Vec<u8>, u16, &str)> = vec![
+    // What, path, headers, body, status, and a part of the error message.
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("malformed JSON", infer, vec![], b"{\"inputs\": [".to_vec(), 400, "malformed inference request JSON"),
         ("not an object", infer, vec![], b"[1, 2]".to_vec(), 400, "malformed inference request JSON"),
         ("unknown field", infer, vec![], br#"{"inputs": [], "inptus": []}"#.to_vec(), 400, "unknown field"),
