@@ -8,6 +8,8 @@ pub enum ExportError {
     Weights(#[from] cnnzoo_models::ModelError),
     #[error("{path}: not an ONNX model: {problem}")]
     NotOnnx { path: String, problem: String },
+    #[error("INT8: {0}")]
+    Quantize(String),
     #[error("--triton-repo: {0}")]
     Triton(String),
 }

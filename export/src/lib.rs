@@ -10,6 +10,7 @@ mod error;
 pub mod inspect;
 mod lower;
 mod onnx_build;
+pub mod quantize;
 pub mod triton;
 
 pub use error::ExportError;

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use cnnzoo_export::quantize::Method;
 use cnnzoo_export::triton::{self, TritonBatching};
 use cnnzoo_export::{inspect, lower, ExportOptions, DEFAULT_OPSET};
 use cnnzoo_models::card::{metadata, Provenance};
@@ -17,6 +18,8 @@ use cnnzoo_models::fsio::{read_bounded, write_atomic};
 const MAX_ONNX_BYTES: u64 = 2 << 30;
 use cnnzoo_train::checkpoint;
 use sha2::{Digest, Sha256};
+
+mod int8;
 
 const EXAMPLES: &str = "Examples:
   cnnzoo-export runs/resnet18.ot                 # writes runs/resnet18.onnx
@@ -52,6 +55,27 @@ struct Cli {
     /// Write the backbone only: `features` is the one output.
     #[arg(long)]
     features_only: bool,
+    /// Write an INT8 model (QDQ, per-channel weights) calibrated on --calibrate DATA [default output: NAME.int8.onnx].
+    #[arg(long, requires = "calibrate", help_heading = "INT8")]
+    int8: bool,
+    /// Calibration data: Fashion-MNIST IDX files, a folder with train/<class>/ (and test/<class>/), or a folder of images.
+    #[arg(long, value_name = "DATA", requires = "int8", help_heading = "INT8")]
+    calibrate: Option<PathBuf>,
+    /// Training images the activation ranges are measured on.
+    #[arg(long, default_value_t = 256, value_parser = at_least_one, requires = "int8", help_heading = "INT8")]
+    calibration_images: usize,
+    /// How activation ranges are chosen: minmax, or percentile (see --percentile).
+    #[arg(long, value_enum, default_value = "percentile", requires = "int8", help_heading = "INT8")]
+    calibration_method: CalibrationMethod,
+    /// The share of values, in percent, that the percentile method keeps in range.
+    #[arg(long, default_value_t = 99.999, value_parser = percent, requires = "int8", help_heading = "INT8")]
+    percentile: f64,
+    /// Refuse to write when INT8 test accuracy is more than this many points below fp32 (DATA with a test split).
+    #[arg(long, default_value_t = 1.0, value_parser = points, requires = "int8", help_heading = "INT8")]
+    max_drop: f64,
+    /// Write the INT8 model even when it loses more than --max-drop.
+    #[arg(long, requires = "int8", help_heading = "INT8")]
+    force: bool,
     /// Describe an ONNX file instead of exporting.
     #[arg(long)]
     inspect: bool,
@@ -64,6 +88,26 @@ struct Cli {
     /// Print the version and the libtorch that reads checkpoints.
     #[arg(short = 'V', long)]
     version: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+enum CalibrationMethod {
+    Minmax,
+    Percentile,
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 50.0 && v <= 100.0 => Ok(v),
+        _ => Err("must be a percentage above 50 and at most 100".into()),
+    }
+}
+
+fn points(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("must be a number of accuracy points, 0 or more".into()),
+    }
 }
 
 fn inspect_file(path: &Path, json: bool) -> anyhow::Result<()> {
@@ -93,6 +137,9 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
         metadata: metadata(&ck.manifest, &Provenance::new(&sha, !cli.no_fold_bn, cli.features_only)),
     };
     let model = lower(&ck.graph, &ck.weights, &opts).with_context(|| format!("exporting {}", input.display()))?;
+    if cli.int8 {
+        return export_int8(cli, input, &model, &ck.manifest.preprocessing, started);
+    }
     let bytes = cnnzoo_proto::encode_model(&model);
     let output = match &cli.triton_repo {
         Some(repo) => {
@@ -120,6 +167,46 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
             report["nodes"],
             report["parameters"],
             seconds
+        );
+    }
+    Ok(())
+}
+
+fn export_int8(
+    cli: &Cli,
+    input: &Path,
+    fp32: &cnnzoo_proto::ModelProto,
+    p: &cnnzoo_models::Preprocessing,
+    started: Instant,
+) -> anyhow::Result<()> {
+    if cli.triton_repo.is_some() {
+        bail!("--int8 and --triton-repo: export the INT8 model with -o, then lay it out for Triton yourself (one at a time for now)");
+    }
+    let request = int8::Request {
+        data: cli.calibrate.clone().context("--int8 needs --calibrate DATA")?,
+        images: cli.calibration_images,
+        method: match cli.calibration_method {
+            CalibrationMethod::Minmax => Method::MinMax,
+            CalibrationMethod::Percentile => Method::Percentile(cli.percentile),
+        },
+        max_drop: cli.max_drop,
+        force: cli.force,
+    };
+    let output = cli.output.clone().unwrap_or_else(|| input.with_extension("int8.onnx"));
+    let report = int8::export(fp32, p, &request, &output)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if cli.json {
+        println!("{}", serde_json::json!({"output": output, "seconds": seconds, "quantization": report}));
+    } else {
+        let acc = match (report.fp32_test_acc, report.int8_test_acc) {
+            (Some(f), Some(q)) => format!("; test accuracy fp32 {f:.4}, INT8 {q:.4}"),
+            _ => String::new(),
+        };
+        println!(
+            "wrote {} (INT8, {} calibration images, {}{acc}) in {seconds:.2} s",
+            output.display(),
+            report.calibration_images,
+            report.method
         );
     }
     Ok(())

@@ -26,6 +26,7 @@ mod eval;
 pub mod npy;
 mod onnx_header;
 mod pipeline;
+mod probe;
 mod runtime;
 mod source;
 
@@ -36,5 +37,6 @@ pub use cnnzoo_models::{CardOverrides, Device, ModelCard, Preprocessing};
 pub use cuda::DRIVER as CUDA_DRIVER;
 pub use error::InferError;
 pub use eval::{evaluate, Evaluation};
+pub use probe::Probe;
 pub use runtime::{library_path, runtime_info, version_report, Provider, RuntimeInfo};
 pub use source::{Encoded, ImageSource};

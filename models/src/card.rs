@@ -35,6 +35,8 @@ pub mod keys {
     pub const BN_FOLDED: &str = "cnnzoo.bn_folded";
     pub const EXPORTER: &str = "cnnzoo.exporter";
     pub const TRAINING_VERSIONS: &str = "cnnzoo.training_versions";
+    /// INT8 exports: scheme, calibration method and images, fp32 and INT8 test accuracy.
+    pub const QUANTIZATION: &str = "cnnzoo.quantization";
     /// Every key's common prefix: a model with none of them has no card.
     pub const PREFIX: &str = "cnnzoo.";
 }
