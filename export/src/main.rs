@@ -70,8 +70,8 @@ struct Cli {
     /// The share of values, in percent, that the percentile method keeps in range.
     #[arg(long, default_value_t = 99.999, value_parser = percent, requires = "int8", help_heading = "INT8")]
     percentile: f64,
-    /// Refuse to write when INT8 test accuracy is more than this many points below fp32 (DATA with a test split).
-    #[arg(long, default_value_t = 1.0, value_parser = points, requires = "int8", help_heading = "INT8")]
+    /// Refuse to write when INT8 test accuracy is more than this many points below fp32 (DATA with a test split; negative: INT8 must beat fp32 by that much).
+    #[arg(long, default_value_t = 1.0, value_parser = points, requires = "int8", allow_negative_numbers = true, help_heading = "INT8")]
     max_drop: f64,
     /// Write the INT8 model even when it loses more than --max-drop.
     #[arg(long, requires = "int8", help_heading = "INT8")]
@@ -105,8 +105,8 @@ fn percent(s: &str) -> Result<f64, String> {
 
 fn points(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err("must be a number of accuracy points, 0 or more".into()),
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err("must be a number of accuracy points".into()),
     }
 }
 
