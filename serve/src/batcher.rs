@@ -1,12 +1,15 @@
 //! Dynamic batching. Each model has a bounded queue and one thread that
-//! takes the first waiting request, gathers more for at most `max_delay`
-//! (or until `max_batch` rows), runs them as one ONNX Runtime batch and
-//! hands each request its own rows back. Requests are checked before they
+//! takes the first waiting request, gathers the others already queued, and
+//! waits up to `max_delay` for more only while requests for the model are
+//! still arriving (read, parsed or decoded, not yet queued): a lone client is
+//! never delayed, concurrent ones share a run. At most `max_batch` rows go
+//! into one ONNX Runtime run; each request gets its own rows back. Requests are checked before they
 //! are queued, so a batch only ever holds inputs of the model's shape: one
 //! client's bad input cannot fail another's request.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -52,15 +55,33 @@ pub struct Batcher {
     queue: Option<SyncSender<Job>>,
     thread: Option<JoinHandle<()>>,
     config: BatchConfig,
+    arriving: Arc<AtomicUsize>,
+}
+
+/// A request on its way to the queue: counted as arriving until it is
+/// queued or dropped.
+#[derive(Debug)]
+pub struct Arrival(Arc<AtomicUsize>);
+
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Batcher {
     pub fn start(name: &str, backbone: Arc<Backbone>, config: BatchConfig, metrics: Arc<ModelMetrics>) -> std::io::Result<Batcher> {
         let (queue, rx) = sync_channel(config.max_queue);
-        let thread = std::thread::Builder::new()
-            .name(format!("batcher-{name}"))
-            .spawn(move || Worker { backbone, config, metrics, rx, carry: None }.run())?;
-        Ok(Batcher { queue: Some(queue), thread: Some(thread), config })
+        let arriving = Arc::new(AtomicUsize::new(0));
+        let worker = Worker { backbone, config, metrics, rx, carry: None, arriving: Arc::clone(&arriving) };
+        let thread = std::thread::Builder::new().name(format!("batcher-{name}")).spawn(move || worker.run())?;
+        Ok(Batcher { queue: Some(queue), thread: Some(thread), config, arriving })
+    }
+
+    /// Counts a request as arriving, from the moment its model is known.
+    pub fn arrival(&self) -> Arrival {
+        self.arriving.fetch_add(1, Ordering::SeqCst);
+        Arrival(Arc::clone(&self.arriving))
     }
 
     pub fn config(&self) -> BatchConfig {
@@ -69,10 +90,12 @@ impl Batcher {
 
     /// Queues `x` (`[N, C, H, W]`, already checked against the model) and
     /// waits for its outputs; a full queue is refused at once.
-    pub async fn run(&self, x: Array4<f32>) -> Result<Outputs, ServeError> {
+    pub async fn run(&self, x: Array4<f32>, arrival: Arrival) -> Result<Outputs, ServeError> {
         let (reply, outputs) = oneshot::channel();
         let queue = self.queue.as_ref().ok_or_else(|| ServeError::unavailable("the server is shutting down"))?;
-        match queue.try_send(Job { x, queued: Instant::now(), reply }) {
+        let sent = queue.try_send(Job { x, queued: Instant::now(), reply });
+        drop(arrival);
+        match sent {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 return Err(ServeError::unavailable(format!(
@@ -102,6 +125,7 @@ struct Worker {
     rx: Receiver<Job>,
     /// A request that did not fit in the last batch: the first of the next.
     carry: Option<Job>,
+    arriving: Arc<AtomicUsize>,
 }
 
 impl Worker {
@@ -112,7 +136,8 @@ impl Worker {
         }
     }
 
-    /// The first request and those that join it within the delay, up to `max_batch` rows.
+    /// The first request and those that join it, up to `max_batch` rows:
+    /// those already queued, and those still arriving within the delay.
     fn gather(&mut self, first: Job) -> Vec<Job> {
         let mut rows = first.x.len_of(Axis(0));
         let mut jobs = vec![first];
@@ -121,9 +146,21 @@ impl Worker {
         }
         let deadline = Instant::now() + self.config.max_delay;
         while rows < self.config.max_batch {
-            let job = match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            let job = match self.rx.try_recv() {
                 Ok(job) => job,
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() || self.arriving.load(Ordering::SeqCst) == 0 {
+                        break;
+                    }
+                    // Short waits: an arrival that fails its checks is not waited for long.
+                    match self.rx.recv_timeout(left.min(Duration::from_micros(100))) {
+                        Ok(job) => job,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
             };
             let n = job.x.len_of(Axis(0));
             if rows + n > self.config.max_batch {

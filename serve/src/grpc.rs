@@ -109,8 +109,9 @@ impl GrpcInferenceService for Service {
         let (rows, result) = match self.repo.model_for_infer(&r.model_name, &r.model_version) {
             Err(e) => (0, Err(e)),
             Ok(model) => {
+                let arrival = model.arrival();
                 let (rows, result) = match parse(r) {
-                    Ok(request) => model.infer(request).await,
+                    Ok(request) => model.infer(request, arrival).await,
                     Err(e) => (0, Err(e)),
                 };
                 model.metrics.request("grpc", result.as_ref().err().map(|e| e.kind));

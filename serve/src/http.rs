@@ -147,6 +147,7 @@ async fn run(
     body: Body,
     max_body: usize,
 ) -> (String, usize, Result<(InferResponse, Vec<bool>), ServeError>) {
+    let arrival = model.arrival();
     let parsed = match read_body(headers, body, max_body).await {
         Ok(bytes) => parse(headers, &bytes),
         Err(e) => Err(e),
@@ -156,7 +157,7 @@ async fn run(
         Err(e) => return (String::new(), 0, Err(e)),
     };
     let id = request.id.clone();
-    let (rows, result) = model.infer(request).await;
+    let (rows, result) = model.infer(request, arrival).await;
     let result = result.map(|response| {
         let binary = response.outputs.iter().map(|o| binary.wants(o.name)).collect();
         (response, binary)

@@ -47,7 +47,7 @@ struct Cli {
     /// Most rows in one ONNX Runtime run, and in one request.
     #[arg(long, default_value_t = 64, value_parser = at_least_one, help_heading = "Batching")]
     max_batch: usize,
-    /// How long a request waits for others to share its run, in microseconds.
+    /// How long a run waits for requests still arriving to join it, in microseconds.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=10_000_000), help_heading = "Batching")]
     max_delay_us: u64,
     /// Requests waiting per model; beyond it requests are refused with 503 / UNAVAILABLE.

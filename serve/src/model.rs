@@ -15,7 +15,7 @@ use ndarray::{Array4, Axis};
 use cnnzoo_infer::{Backbone, Encoded};
 use cnnzoo_models::card::{FEATURES, INPUT, LOGITS};
 
-use crate::batcher::{BatchConfig, Batcher};
+use crate::batcher::{Arrival, BatchConfig, Batcher};
 use crate::error::ServeError;
 use crate::metrics::ModelMetrics;
 use crate::tensor::{self, Data, InferRequest, InferResponse, Output, BYTES, FP32};
@@ -46,6 +46,12 @@ impl Model {
         let metrics = Arc::new(ModelMetrics::default());
         let batcher = Batcher::start(&name, Arc::clone(&backbone), config, Arc::clone(&metrics))?;
         Ok(Model { name, backbone, batcher, metrics })
+    }
+
+    /// Counts a request for this model as arriving (see [`Batcher`]): take it
+    /// as soon as the model is known, and hand it to [`Model::infer`].
+    pub fn arrival(&self) -> Arrival {
+        self.batcher.arrival()
     }
 
     pub fn backbone(&self) -> &Backbone {
@@ -79,7 +85,7 @@ impl Model {
     /// Checks a request, decodes its images if it has any, queues it for
     /// the next batch and answers with the outputs asked for. Returns the
     /// rows the request had along with the result, for the log.
-    pub async fn infer(&self, request: InferRequest) -> (usize, Result<InferResponse, ServeError>) {
+    pub async fn infer(&self, request: InferRequest, arrival: Arrival) -> (usize, Result<InferResponse, ServeError>) {
         let wanted = match self.requested_outputs(&request.outputs) {
             Ok(w) => w,
             Err(e) => return (0, Err(e)),
@@ -89,7 +95,7 @@ impl Model {
             Err(e) => return (0, Err(e)),
         };
         let rows = x.len_of(Axis(0));
-        let result = self.batcher.run(x).await.map(|out| {
+        let result = self.batcher.run(x, arrival).await.map(|out| {
             let outputs = wanted
                 .into_iter()
                 .map(|name| {
