@@ -277,30 +277,7 @@ fn push_weight(nodes: &mut Vec<NodeProto>, inits: &mut Vec<TensorProto>, w: &Ten
         scales.push(s);
         q.extend(c.iter().map(|v| (v / s).round().clamp(-127.0, 127.0) as i8 as u8));
     }
-    let name = &w.name;
-    inits.push(TensorProto {
-        name: format!("{name}.q"),
-        dims: w.dims.clone(),
-        data_type: DataType::Int8 as i32,
-        raw_data: q,
-        ..Default::default()
-    });
-    inits.push(tensor(&format!("{name}.scale"), &[channels], &scales));
-    inits.push(TensorProto {
-        name: format!("{name}.zero_point"),
-        dims: vec![channels as i64],
-        data_type: DataType::Int8 as i32,
-        raw_data: vec![0; channels],
-        ..Default::default()
-    });
-    let (qn, sn, zn) = (format!("{name}.q"), format!("{name}.scale"), format!("{name}.zero_point"));
-    nodes.push(crate::onnx_build::node(
-        "DequantizeLinear",
-        &format!("{name}.dequantize"),
-        &[&qn, &sn, &zn],
-        &format!("{name}.dq"),
-        vec![int("axis", 0)],
-    ));
+    push_per_channel(nodes, inits, w, DataType::Int8, q, &scales);
     Ok(scales)
 }
 
@@ -316,23 +293,33 @@ fn push_bias(nodes: &mut Vec<NodeProto>, inits: &mut Vec<TensorProto>, b: &Tenso
         .zip(&scales)
         .flat_map(|(v, s)| ((v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32).to_le_bytes())
         .collect();
-    let name = &b.name;
-    inits.push(TensorProto {
-        name: format!("{name}.q"),
-        dims: b.dims.clone(),
-        data_type: DataType::Int32 as i32,
-        raw_data: q,
-        ..Default::default()
-    });
-    inits.push(tensor(&format!("{name}.scale"), &[scales.len()], &scales));
-    inits.push(TensorProto {
-        name: format!("{name}.zero_point"),
-        dims: vec![scales.len() as i64],
-        data_type: DataType::Int32 as i32,
-        raw_data: vec![0; 4 * scales.len()],
-        ..Default::default()
-    });
+    push_per_channel(nodes, inits, b, DataType::Int32, q, &scales);
+    Ok(())
+}
+
+/// Replaces initializer `t` by its quantized values `raw` (of `data_type`),
+/// one scale per channel of axis 0 and zero points of 0, and the
+/// DequantizeLinear that gives `t.dq` back in float.
+fn push_per_channel(
+    nodes: &mut Vec<NodeProto>,
+    inits: &mut Vec<TensorProto>,
+    t: &TensorProto,
+    data_type: DataType,
+    raw: Vec<u8>,
+    scales: &[f32],
+) {
+    let name = &t.name;
     let (qn, sn, zn) = (format!("{name}.q"), format!("{name}.scale"), format!("{name}.zero_point"));
+    let width = if data_type == DataType::Int32 { 4 } else { 1 };
+    inits.push(TensorProto { name: qn.clone(), dims: t.dims.clone(), data_type: data_type as i32, raw_data: raw, ..Default::default() });
+    inits.push(tensor(&sn, &[scales.len()], scales));
+    inits.push(TensorProto {
+        name: zn.clone(),
+        dims: vec![scales.len() as i64],
+        data_type: data_type as i32,
+        raw_data: vec![0; width * scales.len()],
+        ..Default::default()
+    });
     nodes.push(crate::onnx_build::node(
         "DequantizeLinear",
         &format!("{name}.dequantize"),
@@ -340,7 +327,6 @@ fn push_bias(nodes: &mut Vec<NodeProto>, inits: &mut Vec<TensorProto>, b: &Tenso
         &format!("{name}.dq"),
         vec![int("axis", 0)],
     ));
-    Ok(())
 }
 
 /// An fp32 initializer's values (our exporter writes raw data; others may use float_data).

@@ -112,43 +112,19 @@ fn the_gate_refuses_a_drop_over_the_tolerance_and_bad_input_leaves_no_file() {
     let (ot, data) = (ot.to_str().unwrap(), data.to_str().unwrap());
     let out = dir.path().join("refused.onnx");
     let tolerance = format!("{:.3}", drop - 0.01);
-    let o = export(&[
-        ot,
-        "--int8",
-        "--calibrate",
-        data,
-        "--calibration-images",
-        "64",
-        "--calibration-method",
-        "minmax",
-        "--max-drop",
-        &tolerance,
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let gated = |extra: &[&str]| {
+        let mut args = vec![ot, "--int8", "--calibrate", data, "--calibration-images", "64", "--calibration-method", "minmax"];
+        args.extend(["--max-drop", &tolerance, "-o", out.to_str().unwrap()]);
+        args.extend(extra);
+        export(&args)
+    };
+    let o = gated(&[]);
     assert!(!o.status.success(), "a drop of {drop:.3} points passed --max-drop {tolerance}");
-    assert!(
-        stderr(&o).contains(&format!("more than --max-drop {}", tolerance.parse::<f64>().unwrap())) && stderr(&o).contains("--force"),
-        "{}",
-        stderr(&o)
-    );
+    let e = stderr(&o);
+    assert!(e.contains(&format!("more than --max-drop {}", tolerance.parse::<f64>().unwrap())) && e.contains("--force"), "{e}");
     assert!(!out.exists());
     // --force writes it anyway.
-    let o = export(&[
-        ot,
-        "--int8",
-        "--calibrate",
-        data,
-        "--calibration-images",
-        "64",
-        "--calibration-method",
-        "minmax",
-        "--max-drop",
-        &tolerance,
-        "--force",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = gated(&["--force"]);
     assert!(o.status.success() && out.exists(), "{}", stderr(&o));
 
     let missing = dir.path().join("missing.onnx");
