@@ -10,6 +10,8 @@ pub enum ExportError {
     NotOnnx { path: String, problem: String },
     #[error("INT8: {0}")]
     Quantize(String),
+    #[error("fp16: {0}")]
+    Fp16(String),
     #[error("--triton-repo: {0}")]
     Triton(String),
 }

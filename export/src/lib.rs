@@ -7,6 +7,7 @@
 //! [`triton`] lays an export out as a Triton model repository entry.
 
 mod error;
+pub mod fp16;
 pub mod inspect;
 mod lower;
 mod onnx_build;

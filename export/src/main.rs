@@ -76,6 +76,9 @@ struct Cli {
     /// Write the INT8 model even when it loses more than --max-drop.
     #[arg(long, requires = "int8", help_heading = "INT8")]
     force: bool,
+    /// Store weights and compute in float16 behind a float32 interface, for GPUs (checked on the CPU against fp32).
+    #[arg(long, conflicts_with = "int8")]
+    fp16: bool,
     /// Describe an ONNX file instead of exporting.
     #[arg(long)]
     inspect: bool,
@@ -140,6 +143,7 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     if cli.int8 {
         return export_int8(cli, input, &model, &ck.manifest.preprocessing, started);
     }
+    let model = if cli.fp16 { cnnzoo_export::fp16::convert(&model)? } else { model };
     let bytes = cnnzoo_proto::encode_model(&model);
     let output = match &cli.triton_repo {
         Some(repo) => {
