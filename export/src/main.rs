@@ -20,6 +20,7 @@ use cnnzoo_train::checkpoint;
 use sha2::{Digest, Sha256};
 
 mod int8;
+mod validate;
 
 const EXAMPLES: &str = "Examples:
   cnnzoo-export runs/resnet18.ot                 # writes runs/resnet18.onnx
@@ -79,6 +80,12 @@ struct Cli {
     /// Store weights and compute in float16 behind a float32 interface, for GPUs (checked on the CPU against fp32).
     #[arg(long, conflicts_with = "int8")]
     fp16: bool,
+    /// Largest difference allowed between the export (ONNX Runtime) and the checkpoint (libtorch) [default: 1e-4; 1e-2 with --fp16].
+    #[arg(long, value_parser = positive_atol, conflicts_with_all = ["int8", "no_validate"])]
+    atol: Option<f64>,
+    /// Skip running the export against the checkpoint before writing it.
+    #[arg(long, conflicts_with = "int8")]
+    no_validate: bool,
     /// Describe an ONNX file instead of exporting.
     #[arg(long)]
     inspect: bool,
@@ -103,6 +110,13 @@ fn percent(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 50.0 && v <= 100.0 => Ok(v),
         _ => Err("must be a percentage above 50 and at most 100".into()),
+    }
+}
+
+fn positive_atol(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("must be a finite number above 0".into()),
     }
 }
 
@@ -143,8 +157,29 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     if cli.int8 {
         return export_int8(cli, input, &model, &ck.manifest.preprocessing, started);
     }
-    let model = if cli.fp16 { cnnzoo_export::fp16::convert(&model)? } else { model };
+    let mut model = if cli.fp16 { cnnzoo_export::fp16::convert(&model)? } else { model };
+    if std::env::var_os("CNNZOO_EXPORT_FAULT").is_some_and(|v| v == "perturb-weight") {
+        // Fault injection, for the test that shows validation catches a wrong export.
+        if let Some(t) = model.graph.as_mut().and_then(|g| g.initializer.iter_mut().find(|t| t.raw_data.len() >= 4)) {
+            t.raw_data[3] ^= 0x40;
+        }
+    }
     let bytes = cnnzoo_proto::encode_model(&model);
+    let validation = if cli.no_validate {
+        None
+    } else {
+        let atol = cli.atol.unwrap_or(if cli.fp16 { 1e-2 } else { 1e-4 });
+        let v = validate::validate(&ck, &bytes, atol)?;
+        if !(v.max_abs_diff <= atol) {
+            bail!(
+                "validation failed: the export and the checkpoint differ by up to {:.3e} on {} {} (--atol {atol:e}); nothing written (--no-validate skips the check)",
+                v.max_abs_diff,
+                v.batch,
+                v.inputs
+            );
+        }
+        Some(v)
+    };
     let output = match &cli.triton_repo {
         Some(repo) => {
             let name = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| ck.graph.arch.clone());
@@ -161,8 +196,11 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     let report = inspect::report(&model);
     let seconds = started.elapsed().as_secs_f64();
     if cli.json {
-        println!("{}", serde_json::json!({"output": output, "seconds": seconds, "model": report}));
+        println!("{}", serde_json::json!({"output": output, "seconds": seconds, "model": report, "validation": validation}));
     } else {
+        if let Some(v) = &validation {
+            println!("validated against libtorch on {} {}: max abs diff {:.2e} (--atol {:e})", v.batch, v.inputs, v.max_abs_diff, v.atol);
+        }
         println!(
             "wrote {} ({}, opset {}, {} nodes, {} parameters) in {:.2} s",
             output.display(),

@@ -225,3 +225,51 @@ fn a_triton_repository_entry_parses_as_tritons_model_config() {
     assert!(!o.status.success() && stderr(&o).contains("--triton-repo") && stderr(&o).contains("file"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }
+
+#[test]
+fn every_export_is_validated_against_libtorch_and_a_wrong_one_is_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let ot = checkpoint_of(dir.path(), "lenet", 0);
+    let out = dir.path().join("lenet.onnx");
+    let (ot, o_path) = (ot.to_str().unwrap(), out.to_str().unwrap());
+    let o = export(&[ot, "-o", o_path]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("validated against libtorch on 8 Fashion-MNIST test images: max abs diff"), "{text}");
+    let o = export(&[ot, "-o", o_path, "--json", "--atol", "1e-5"]);
+    let v = &serde_json::from_slice::<Value>(&o.stdout).unwrap()["validation"];
+    assert!(v["max_abs_diff"].as_f64().unwrap() <= 1e-5 && v["atol"] == 1e-5 && v["batch"] == 8, "{v}");
+    let good = std::fs::read(&out).unwrap();
+
+    // An export gone wrong (one weight's bits flipped after lowering) is caught,
+    // and the good file already there is kept.
+    let o = Command::new(env!("CARGO_BIN_EXE_cnnzoo-export"))
+        .args([ot, "-o", o_path])
+        .env("CNNZOO_EXPORT_FAULT", "perturb-weight")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("validation failed") && e.contains("--atol 1e-4") && e.contains("nothing written") && e.lines().count() == 1, "{e}");
+    assert_eq!(std::fs::read(&out).unwrap(), good);
+    let fresh = dir.path().join("fresh.onnx");
+    let o = Command::new(env!("CARGO_BIN_EXE_cnnzoo-export"))
+        .args([ot, "-o", fresh.to_str().unwrap()])
+        .env("CNNZOO_EXPORT_FAULT", "perturb-weight")
+        .output()
+        .unwrap();
+    assert!(!o.status.success() && !fresh.exists());
+    // --no-validate writes it unchecked; --atol with it, or with --int8, is refused.
+    let o = Command::new(env!("CARGO_BIN_EXE_cnnzoo-export"))
+        .args([ot, "-o", fresh.to_str().unwrap(), "--no-validate"])
+        .env("CNNZOO_EXPORT_FAULT", "perturb-weight")
+        .output()
+        .unwrap();
+    assert!(o.status.success() && fresh.exists() && !String::from_utf8_lossy(&o.stdout).contains("validated"));
+    for args in
+        [vec![ot, "--no-validate", "--atol", "1e-3"], vec![ot, "--int8", "--calibrate", ".", "--atol", "1e-3"], vec![ot, "--atol", "0"]]
+    {
+        let o = export(&args);
+        assert!(!o.status.success() && stderr(&o).contains("--atol"), "{args:?}: {}", stderr(&o));
+    }
+}

@@ -1,0 +1,100 @@
+//! Export validation, on by default as optimum does it: the written model
+//! (ONNX Runtime, from the bytes about to be written) and the checkpoint
+//! (libtorch) run the same batch, and the largest difference of their
+//! logits and features must stay within `--atol`, or nothing is written.
+//! The batch is real Fashion-MNIST test images when the data is at hand
+//! (where the checkpoint was trained from, `$CNNZOO_DATA`, then the set-up's
+//! cache), seeded random inputs otherwise.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use ndarray::{Array4, Axis};
+
+use cnnzoo_infer::Probe;
+use cnnzoo_models::card::{FEATURES, LOGITS};
+use cnnzoo_models::preprocess::preprocess;
+use cnnzoo_train::checkpoint::Checkpoint;
+use cnnzoo_train::Net;
+
+/// Images in the validation batch.
+pub const BATCH: usize = 8;
+
+/// What the validation compared and found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Validation {
+    pub max_abs_diff: f64,
+    pub atol: f64,
+    pub batch: usize,
+    /// "Fashion-MNIST test images" or "seeded random inputs".
+    pub inputs: &'static str,
+}
+
+/// Fashion-MNIST, for a checkpoint trained on it: the folder the manifest
+/// names (`fashion-mnist (DIR)`), `$CNNZOO_DATA`, then the set-up's cache.
+fn fashion_mnist(dataset: &str) -> Option<PathBuf> {
+    let rest = dataset.strip_prefix("fashion-mnist")?;
+    let trained_on = rest.trim().strip_prefix('(').and_then(|r| r.strip_suffix(')')).map(PathBuf::from);
+    trained_on
+        .into_iter()
+        .chain(std::env::var_os("CNNZOO_DATA").map(PathBuf::from))
+        .chain([cnnzoo_models::fsio::cache_dir().join("data/fashion-mnist")])
+        .find(|d| d.join("t10k-images-idx3-ubyte.gz").is_file())
+}
+
+/// The validation batch, in the checkpoint's input shape.
+fn batch(ck: &Checkpoint) -> (Array4<f32>, &'static str) {
+    let p = &ck.manifest.preprocessing;
+    let real = fashion_mnist(&ck.manifest.hyperparameters.dataset);
+    if let Some(split) = real.and_then(|d| cnnzoo_models::data::read_fashion_mnist(&d, "t10k", 10).ok()) {
+        if p.channels == 1 {
+            let mut x = Array4::zeros((BATCH, 1, p.size, p.size));
+            for i in 0..BATCH {
+                if let Some(g) = split.image(i) {
+                    x.index_axis_mut(Axis(0), i).assign(&preprocess(&image::DynamicImage::ImageLuma8(g), p));
+                }
+            }
+            return (x, "Fashion-MNIST test images");
+        }
+    }
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let x = Array4::from_shape_simple_fn((BATCH, p.channels, p.size, p.size), || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    });
+    (x, "seeded random inputs")
+}
+
+/// Runs both and compares; `onnx` is the encoded model about to be written.
+pub fn validate(ck: &Checkpoint, onnx: &[u8], atol: f64) -> anyhow::Result<Validation> {
+    let (x, inputs) = batch(ck);
+    let mut probe = Probe::new(onnx).context("validation: ONNX Runtime cannot load the export")?;
+    let ours = probe.run(x.view()).context("validation: ONNX Runtime cannot run the export")?;
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let mut net = Net::new(&vs.root(), ck.graph.clone());
+    net.load(&ck.weights)?;
+    let t = tch::Tensor::from_slice(x.as_slice().context("a contiguous batch")?).view([
+        BATCH as i64,
+        x.shape()[1] as i64,
+        x.shape()[2] as i64,
+        x.shape()[3] as i64,
+    ]);
+    let (logits, features) = tch::no_grad(|| net.forward_eval(&t));
+    let mut max_abs_diff = 0.0f64;
+    for (name, reference) in [(LOGITS, logits), (FEATURES, features)] {
+        let Some(k) = probe.outputs().iter().position(|o| o == name) else { continue };
+        let reference: Vec<f32> = Vec::try_from(reference.to_kind(tch::Kind::Float).view(-1))?;
+        anyhow::ensure!(
+            reference.len() == ours[k].len(),
+            "validation: output {name} has {} values, libtorch gives {}",
+            ours[k].len(),
+            reference.len()
+        );
+        for (a, b) in ours[k].iter().zip(&reference) {
+            max_abs_diff = max_abs_diff.max(if a.is_finite() && b.is_finite() { (a - b).abs() as f64 } else { f64::INFINITY });
+        }
+    }
+    Ok(Validation { max_abs_diff, atol, batch: BATCH, inputs })
+}
