@@ -170,7 +170,7 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     } else {
         let atol = cli.atol.unwrap_or(if cli.fp16 { 1e-2 } else { 1e-4 });
         let v = validate::validate(&ck, &bytes, atol)?;
-        if !(v.max_abs_diff <= atol) {
+        if v.max_abs_diff > atol {
             bail!(
                 "validation failed: the export and the checkpoint differ by up to {:.3e} on {} {} (--atol {atol:e}); nothing written (--no-validate skips the check)",
                 v.max_abs_diff,
