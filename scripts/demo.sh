@@ -4,12 +4,15 @@
 #      CUDA is used when present) -> runs/lenet.{ot,json,svg}
 #   2. export it to ONNX with our own exporter             -> runs/lenet.onnx
 #   3. classify sample test images with ONNX Runtime, and evaluate on all 10,000
+# and first links the four binaries into ~/.cargo/bin (scripts/install.sh), so
+# that the README's commands work as written in a new shell.
 # ARCH=resnet18 EPOCHS=2 bash scripts/demo.sh does the same with another network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 cargo build --release --workspace --bins --examples --quiet
 bin=$CARGO_TARGET_DIR/release
+bash scripts/install.sh "$bin"
 arch=${ARCH:-lenet}
 data=$(cnnzoo_data release)
 
