@@ -20,6 +20,7 @@
 //! ```
 
 mod backbone;
+pub mod bench;
 mod cuda;
 mod error;
 mod eval;

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
+use cnnzoo_infer::bench::{bench, Stop};
 use cnnzoo_infer::npy::npy_bytes;
 use cnnzoo_infer::{collect_images, evaluate, Backbone, BackboneOptions, InferError};
 use cnnzoo_models::flags::{at_least_one, positive_number};
@@ -19,7 +20,8 @@ const EXAMPLES: &str = "Examples:
   cnnzoo-infer --backbone densenet shoe.png bag.jpg   # top-5 classes per image
   cnnzoo-infer --model runs/lenet.onnx photos/ --json # folders are read recursively
   cnnzoo-infer --backbone resnet18 --features photos/ --format npy -o feats.npy
-  cnnzoo-infer --backbone lenet --eval ../shared/data/fashion-mnist";
+  cnnzoo-infer --backbone lenet --eval ../shared/data/fashion-mnist
+  cnnzoo-infer --backbone resnet18 --bench --batch-size 1,8,64 --duration 5 --json";
 
 #[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
 enum Format {
@@ -56,9 +58,9 @@ struct Cli {
     /// One JSON object per image on stdout.
     #[arg(long)]
     json: bool,
-    /// Images per ONNX Runtime run.
-    #[arg(long, default_value_t = 64, value_parser = at_least_one)]
-    batch_size: usize,
+    /// Images per ONNX Runtime run (with --bench, a comma-separated list to measure each).
+    #[arg(long, default_value = "64", value_parser = at_least_one, value_delimiter = ',')]
+    batch_size: Vec<usize>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: cnnzoo_models::Device,
@@ -99,6 +101,18 @@ struct Cli {
     /// Print the version, the ONNX Runtime loaded and the execution providers it offers.
     #[arg(short = 'V', long)]
     version: bool,
+    /// Time the model alone on preprocessed input, per --batch-size: throughput and latency percentiles.
+    #[arg(long, conflicts_with_all = ["eval", "features", "output", "inputs"], help_heading = "Benchmark")]
+    bench: bool,
+    /// With --bench: timed runs per batch size [default: as many as --duration allows].
+    #[arg(long, value_parser = at_least_one, conflicts_with = "duration", requires = "bench", help_heading = "Benchmark")]
+    runs: Option<usize>,
+    /// With --bench: seconds of timed runs per batch size.
+    #[arg(long, default_value_t = 10.0, value_parser = positive_number, requires = "bench", help_heading = "Benchmark")]
+    duration: f64,
+    /// With --bench: untimed runs first, per batch size.
+    #[arg(long, default_value_t = 3, requires = "bench", help_heading = "Benchmark")]
+    warmup: usize,
     /// Evaluate on a test set: Fashion-MNIST IDX files, or an image folder's test/<class>/*.
     #[arg(long)]
     eval: Option<PathBuf>,
@@ -130,7 +144,7 @@ fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
     let opts = BackboneOptions {
         device: cli.device,
         threads: cli.threads,
-        max_batch: cli.batch_size,
+        max_batch: cli.batch_size.iter().copied().max().unwrap_or(64),
         decode_threads: cli.decode_threads,
         card: card_overrides(cli)?,
     };
@@ -177,6 +191,33 @@ impl Out {
 }
 
 /// Writes `[N, D]` float32 as a `.npy` file, whole or not at all.
+/// `--bench`: one result per batch size, as a table or one JSON object.
+fn run_bench(cli: &Cli, backbone: &Backbone) -> anyhow::Result<()> {
+    let stop = match cli.runs {
+        Some(n) => Stop::Runs(n),
+        None => Stop::Duration(std::time::Duration::from_secs_f64(cli.duration)),
+    };
+    let mut results = vec![];
+    for &batch in &cli.batch_size {
+        results.push(bench(backbone, batch, cli.warmup, stop)?);
+    }
+    let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
+    if cli.json {
+        let provider = backbone.provider().to_string();
+        out.line(&serde_json::json!({"model": backbone.path(), "provider": provider, "results": results}).to_string())?;
+    } else {
+        out.line(&format!("{} on {}", backbone.path().display(), backbone.provider()))?;
+        out.line("batch     runs   images/s    mean ms     p50 ms     p90 ms     p99 ms")?;
+        for r in &results {
+            out.line(&format!(
+                "{:>5} {:>8} {:>10.1} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+                r.batch, r.runs, r.images_per_sec, r.latency_ms_mean, r.latency_ms_p50, r.latency_ms_p90, r.latency_ms_p99
+            ))?;
+        }
+    }
+    out.finish()
+}
+
 fn write_npy(path: &Path, a: &Array2<f32>) -> anyhow::Result<()> {
     write_atomic(path, &npy_bytes(a)).map_err(|(p, e)| anyhow::anyhow!("writing {}: {e}", p.display()))
 }
@@ -324,7 +365,13 @@ fn run(cli: &Cli) -> anyhow::Result<usize> {
     if cli.eval.is_some() && !cli.inputs.is_empty() {
         return Err(InferError::Usage("--eval DIR reads its own test set: give no image arguments with it".into()).into());
     }
+    if cli.batch_size.len() > 1 && !cli.bench {
+        return Err(InferError::Usage("--batch-size takes one value, or a list with --bench".into()).into());
+    }
     let backbone = open_backbone(cli)?;
+    if cli.bench {
+        return run_bench(cli, &backbone).map(|()| 0);
+    }
     match &cli.eval {
         Some(dir) => run_eval(cli, &backbone, dir).map(|()| 0),
         None => run_images(cli, &backbone),

@@ -337,3 +337,38 @@ fn a_graph_onnx_runtime_cannot_load_fails_at_ready_and_on_the_command_line() {
     let e = stderr(&o);
     assert!(e.starts_with("error: ") && e.contains("odd.onnx: not a loadable ONNX model") && e.lines().count() == 1, "{e}");
 }
+
+#[test]
+fn bench_reports_throughput_and_latency_percentiles_per_batch_size() {
+    let model = lenet_onnx();
+    let m = model.to_str().unwrap();
+    let o = infer(&["--model", m, "--device", "cpu", "--bench", "--batch-size", "1,4", "--runs", "20", "--warmup", "2", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["provider"], "CPUExecutionProvider");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.iter().map(|r| r["batch"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 4]);
+    for r in results {
+        let f = |k: &str| r[k].as_f64().unwrap();
+        assert_eq!(r["runs"], 20);
+        assert!(
+            f("images_per_sec") > 0.0 && f("latency_ms_p50") <= f("latency_ms_p90") && f("latency_ms_p90") <= f("latency_ms_p99"),
+            "{r}"
+        );
+    }
+    let o = infer(&["--model", m, "--device", "cpu", "--bench", "--duration", "0.2"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && text.contains("p99 ms") && text.lines().count() == 3, "{text}");
+    // Flags that mean nothing with --bench, or --bench's flags without it, are refused.
+    for args in [
+        vec!["--bench", "--features"],
+        vec!["--bench", "--eval", "."],
+        vec!["--bench", "img.png"],
+        vec!["--runs", "5"],
+        vec!["--batch-size", "1,4", "img.png"],
+        vec!["--bench", "--runs", "5", "--duration", "1"],
+    ] {
+        let o = infer(&[&["--model", m, "--device", "cpu"], args.as_slice()].concat());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}

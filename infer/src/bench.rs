@@ -1,0 +1,82 @@
+//! Model-only benchmarking, as `onnxruntime_perf_test` and Triton's
+//! `perf_analyzer` report it: warm-up runs, then a fixed number of runs or a
+//! duration, per batch size, on preprocessed input (decoding is not timed),
+//! with throughput and latency percentiles.
+
+use std::time::{Duration, Instant};
+
+use ndarray::Array4;
+
+use crate::{Backbone, InferError};
+
+/// When a batch size's timed runs stop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stop {
+    Runs(usize),
+    Duration(Duration),
+}
+
+/// One batch size's figures.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BenchResult {
+    pub batch: usize,
+    pub runs: usize,
+    pub images_per_sec: f64,
+    pub latency_ms_mean: f64,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p90: f64,
+    pub latency_ms_p99: f64,
+}
+
+/// The value below which `q` of the sorted samples fall (nearest rank).
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Times runs of `backbone` on a fixed input of `batch` rows.
+pub fn bench(backbone: &Backbone, batch: usize, warmup: usize, stop: Stop) -> Result<BenchResult, InferError> {
+    let p = &backbone.card().preprocessing;
+    // A fixed, image-like input in [0, 1]: timing does not depend on the values.
+    let x = Array4::from_shape_fn((batch, p.channels, p.size, p.size), |(n, c, h, w)| ((n * 31 + c * 17 + h * 7 + w) % 255) as f32 / 255.0);
+    for _ in 0..warmup {
+        backbone.run(x.view())?;
+    }
+    let mut times = vec![];
+    let started = Instant::now();
+    loop {
+        let done = match stop {
+            Stop::Runs(n) => times.len() >= n,
+            Stop::Duration(d) => !times.is_empty() && started.elapsed() >= d,
+        };
+        if done {
+            break;
+        }
+        let t = Instant::now();
+        backbone.run(x.view())?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let total: f64 = times.iter().sum();
+    times.sort_by(f64::total_cmp);
+    Ok(BenchResult {
+        batch,
+        runs: times.len(),
+        images_per_sec: (batch * times.len()) as f64 / (total / 1000.0),
+        latency_ms_mean: total / times.len() as f64,
+        latency_ms_p50: percentile(&times, 0.50),
+        latency_ms_p90: percentile(&times, 0.90),
+        latency_ms_p99: percentile(&times, 0.99),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!((percentile(&v, 0.5), percentile(&v, 0.9), percentile(&v, 0.99)), (50.0, 90.0, 99.0));
+        assert_eq!(percentile(&[7.0], 0.99), 7.0);
+    }
+}
