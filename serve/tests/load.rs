@@ -60,24 +60,26 @@ fn a_full_queue_answers_503_at_once() {
     // others arrive: one waits in the slot, the rest are refused.
     let server = Arc::new(start(&["--max-queue", "1", "--max-batch", "8192", "--max-delay-us", "0", "--max-request-bytes", "100000000"]));
     let busy = Arc::new(AtomicBool::new(true));
+    let (refused, answered) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let big = {
-        let server = Arc::clone(&server);
-        let busy = Arc::clone(&busy);
+        let (server, busy, refused) = (Arc::clone(&server), Arc::clone(&busy), Arc::clone(&refused));
         std::thread::spawn(move || {
             let (headers, body) = binary_input(8192, 0.1);
-            // Three big runs; a big request that finds the slot taken retries.
+            // Three big runs; a big request that finds the slot taken is refused too, and retries.
             let mut served = 0;
             while served < 3 {
                 match server.post("/v2/models/lenet/infer", &headers, &body).status {
                     200 => served += 1,
-                    503 => std::thread::sleep(Duration::from_millis(1)),
+                    503 => {
+                        refused.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                     other => panic!("big request: status {other}"),
                 }
             }
             busy.store(false, Ordering::SeqCst);
         })
     };
-    let (refused, answered) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let small: Vec<_> = (0..8)
         .map(|_| {
             let (server, busy, refused, answered) = (Arc::clone(&server), Arc::clone(&busy), Arc::clone(&refused), Arc::clone(&answered));
