@@ -90,44 +90,36 @@ impl Plan {
                 *consumers.entry(i.as_str()).or_default() += 1;
             }
         }
-        // Relus whose input feeds nothing else and is not a graph output.
+        let graph_inputs: HashSet<&str> = g.input.iter().map(|v| v.name.as_str()).collect();
+        // Relus whose input is a node output that feeds nothing else, neither
+        // of them a graph output: `absorbed` maps that input to the Relu's output.
         let mut removed = HashSet::new();
         let mut renamed = HashMap::new();
+        let mut absorbed: HashMap<&str, &str> = HashMap::new();
         for (k, n) in g.node.iter().enumerate() {
-            if n.op_type == "Relu"
-                && consumers.get(n.input[0].as_str()) == Some(&1)
-                && !outputs.contains(n.input[0].as_str())
-                && !initializers.contains(n.input[0].as_str())
-            {
-                let is_graph_input = g.input.iter().any(|v| v.name == n.input[0]);
-                if !is_graph_input && !outputs.contains(n.output[0].as_str()) {
-                    removed.insert(k);
-                    renamed.insert(n.output[0].clone(), n.input[0].clone());
-                }
+            let (i, o) = (n.input[0].as_str(), n.output[0].as_str());
+            let alone = consumers.get(i) == Some(&1) && ![&outputs, &initializers, &graph_inputs].iter().any(|set| set.contains(i));
+            if n.op_type == "Relu" && alone && !outputs.contains(o) {
+                removed.insert(k);
+                renamed.insert(o.to_string(), i.to_string());
+                absorbed.insert(i, o);
             }
         }
         let mut sites: Vec<(String, Source)> = g.input.iter().map(|v| (v.name.clone(), Source::Measured(v.name.clone()))).collect();
         for (k, n) in g.node.iter().enumerate() {
-            if removed.contains(&k) {
+            let out = n.output[0].as_str();
+            // Quantized where something reads it (a removed Relu reads its
+            // input); a graph output alone stays float.
+            if removed.contains(&k) || !consumers.contains_key(out) {
                 continue;
             }
-            let out = &n.output[0];
-            // Quantized where something reads it; a graph output alone stays float.
-            let read = consumers.contains_key(out.as_str())
-                || renamed.iter().any(|(relu_out, relu_in)| relu_in == out && consumers.contains_key(relu_out.as_str()));
-            if !read {
-                continue;
-            }
-            // A removed Relu's output is read under its input's name: measure the Relu's output.
-            let measured =
-                renamed.iter().find(|(_, relu_in)| *relu_in == out).map(|(relu_out, _)| relu_out.clone()).unwrap_or_else(|| out.clone());
             let source = if MOVES_VALUES.contains(&n.op_type.as_str()) {
-                let input = renamed.get(&n.input[0]).unwrap_or(&n.input[0]).clone();
-                Source::SameAs(input)
+                Source::SameAs(renamed.get(&n.input[0]).unwrap_or(&n.input[0]).clone())
             } else {
-                Source::Measured(measured)
+                // A removed Relu's input takes the Relu's range.
+                Source::Measured(absorbed.get(out).copied().unwrap_or(out).to_string())
             };
-            sites.push((out.clone(), source));
+            sites.push((out.to_string(), source));
         }
         Ok(Plan { sites, removed, renamed })
     }
@@ -232,7 +224,6 @@ impl Plan {
                 push_qdq(&mut nodes, &mut inits, &out, s, zp);
             }
         }
-        // Graph outputs that were Relus now removed keep their names: none are (see `new`).
         g.node = nodes;
         g.initializer.retain(|t| !quantized_weights.contains(&t.name));
         g.initializer.extend(inits);
