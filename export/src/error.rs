@@ -12,6 +12,8 @@ pub enum ExportError {
     Quantize(String),
     #[error("fp16: {0}")]
     Fp16(String),
+    #[error("--embed-preprocessing: {0}")]
+    Embed(String),
     #[error("--triton-repo: {0}")]
     Triton(String),
 }

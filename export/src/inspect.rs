@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use cnnzoo_proto::{tensor_shape_proto::dimension, type_proto, ModelProto, ValueInfoProto};
+use cnnzoo_proto::{tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, ModelProto, ValueInfoProto};
 use serde_json::{json, Value};
 
 use crate::ExportError;
@@ -16,6 +16,16 @@ pub fn decode(bytes: &[u8], path: &str) -> Result<ModelProto, ExportError> {
     match &model.graph {
         Some(g) if model.ir_version > 0 && !g.node.is_empty() && !model.opset_import.is_empty() => Ok(model),
         _ => Err(bad("no graph, IR version or opset (not an ONNX model)".into())),
+    }
+}
+
+/// The element type's ONNX name, lower case (`float`, `uint8`).
+fn elem_type(v: &ValueInfoProto) -> String {
+    match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(type_proto::Value::TensorType(t)) => DataType::try_from(t.elem_type)
+            .map(|d| d.as_str_name().to_ascii_lowercase())
+            .unwrap_or_else(|_| format!("type {}", t.elem_type)),
+        _ => "not a tensor".into(),
     }
 }
 
@@ -38,7 +48,8 @@ fn shape(v: &ValueInfoProto) -> Vec<String> {
 /// op type, parameter count (elements of all initializers) and metadata.
 pub fn report(model: &ModelProto) -> Value {
     let g = model.graph.clone().unwrap_or_default();
-    let io = |vs: &[ValueInfoProto]| vs.iter().map(|v| json!({"name": v.name, "shape": shape(v)})).collect::<Vec<_>>();
+    let io =
+        |vs: &[ValueInfoProto]| vs.iter().map(|v| json!({"name": v.name, "type": elem_type(v), "shape": shape(v)})).collect::<Vec<_>>();
     let mut ops: BTreeMap<String, usize> = BTreeMap::new();
     for n in &g.node {
         *ops.entry(n.op_type.clone()).or_default() += 1;
@@ -70,7 +81,8 @@ pub fn render(r: &Value) -> String {
     for (kind, key) in [("input ", "inputs"), ("output", "outputs")] {
         for v in r[key].as_array().into_iter().flatten() {
             let dims: Vec<&str> = v["shape"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            line(&mut s, format!("{kind}     {} [{}]", v["name"].as_str().unwrap_or(""), dims.join(", ")));
+            let (name, ty) = (v["name"].as_str().unwrap_or(""), v["type"].as_str().unwrap_or(""));
+            line(&mut s, format!("{kind}     {name} {ty} [{}]", dims.join(", ")));
         }
     }
     line(&mut s, format!("parameters {}", r["parameters"]));

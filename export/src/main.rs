@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use cnnzoo_export::quantize::Method;
 use cnnzoo_export::triton::{self, TritonBatching};
-use cnnzoo_export::{inspect, lower, ExportOptions, DEFAULT_OPSET};
+use cnnzoo_export::{embed, inspect, lower, ExportOptions, DEFAULT_OPSET};
 use cnnzoo_models::card::{metadata, Provenance};
 use cnnzoo_models::flags::at_least_one;
 use cnnzoo_models::fsio::{read_bounded, write_atomic};
@@ -26,6 +26,7 @@ const EXAMPLES: &str = "Examples:
   cnnzoo-export runs/resnet18.ot                 # writes runs/resnet18.onnx
   cnnzoo-export runs/densenet.ot --features-only -o densenet-backbone.onnx
   cnnzoo-export runs/lenet.ot --opset 13 --no-fold-bn
+  cnnzoo-export runs/lenet.ot --embed-preprocessing -o lenet-images.onnx   # takes uint8 [N, H, W, C] pixels
   cnnzoo-export runs/resnet18.ot --triton-repo models   # models/resnet18/{config.pbtxt,1/model.onnx}
   cnnzoo-export --inspect runs/resnet18.onnx --json";
 
@@ -47,15 +48,18 @@ struct Cli {
     /// The entry's dynamic_batching max_queue_delay_microseconds.
     #[arg(long, default_value_t = 2000, requires = "triton_repo", help_heading = "Triton")]
     max_delay_us: u64,
-    /// ONNX opset to target.
-    #[arg(long, default_value_t = DEFAULT_OPSET)]
-    opset: i64,
+    /// ONNX opset to target [default: 17; 18 with --embed-preprocessing].
+    #[arg(long)]
+    opset: Option<i64>,
     /// Keep BatchNormalization nodes instead of folding them into convolutions.
     #[arg(long)]
     no_fold_bn: bool,
     /// Write the backbone only: `features` is the one output.
     #[arg(long)]
     features_only: bool,
+    /// Put the card's preprocessing in the graph: it then takes `image`, uint8 [N, H, W, C] (C = 1 or 3) at any size, and converts, resizes and scales it itself (opset 18 or later).
+    #[arg(long, conflicts_with = "int8")]
+    embed_preprocessing: bool,
     /// Write an INT8 model (QDQ, per-channel weights) calibrated on --calibrate DATA [default output: NAME.int8.onnx].
     #[arg(long, requires = "calibrate", help_heading = "INT8")]
     int8: bool,
@@ -147,8 +151,12 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     let ck = checkpoint::load(input)?;
     let sha = Sha256::digest(read_bounded(input, MAX_ONNX_BYTES).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?);
     let sha: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+    let opset = cli.opset.unwrap_or(if cli.embed_preprocessing { embed::MIN_OPSET } else { DEFAULT_OPSET });
+    if cli.embed_preprocessing && opset < embed::MIN_OPSET {
+        bail!("--embed-preprocessing with --opset {opset}: the in-graph resize needs opset {} or later", embed::MIN_OPSET);
+    }
     let opts = ExportOptions {
-        opset: cli.opset,
+        opset,
         fold_bn: !cli.no_fold_bn,
         features_only: cli.features_only,
         metadata: metadata(&ck.manifest, &Provenance::new(&sha, !cli.no_fold_bn, cli.features_only)),
@@ -180,6 +188,28 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
         }
         Some(v)
     };
+    let (model, bytes, embedded) = if cli.embed_preprocessing {
+        let p = &ck.manifest.preprocessing;
+        let with = embed::embed_preprocessing(&model, p)?;
+        let with_bytes = cnnzoo_proto::encode_model(&with);
+        let check = if cli.no_validate {
+            None
+        } else {
+            let atol = if cli.fp16 { 1e-2 } else { validate::EMBED_ATOL };
+            let c = validate::check_embedded(&bytes, &with_bytes, p, atol)?;
+            if c.max_abs_diff > atol {
+                bail!(
+                    "--embed-preprocessing: the graph's preprocessing and cnnzoo's differ by up to {:.3e} on {} images (tolerance {atol:e}); nothing written",
+                    c.max_abs_diff,
+                    c.images
+                );
+            }
+            Some(c)
+        };
+        (with, with_bytes, check)
+    } else {
+        (model, bytes, None)
+    };
     let output = match &cli.triton_repo {
         Some(repo) => {
             let name = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| ck.graph.arch.clone());
@@ -196,16 +226,23 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     let report = inspect::report(&model);
     let seconds = started.elapsed().as_secs_f64();
     if cli.json {
-        println!("{}", serde_json::json!({"output": output, "seconds": seconds, "model": report, "validation": validation}));
+        let json = serde_json::json!({"output": output, "seconds": seconds, "model": report, "validation": validation, "embedded_preprocessing": embedded});
+        println!("{json}");
     } else {
         if let Some(v) = &validation {
             println!("validated against libtorch on {} {}: max abs diff {:.2e} (--atol {:e})", v.batch, v.inputs, v.max_abs_diff, v.atol);
+        }
+        if let Some(c) = &embedded {
+            println!(
+                "checked the preprocessing in the graph against cnnzoo's on {} images of other sizes: max abs diff {:.2e} (tolerance {:e})",
+                c.images, c.max_abs_diff, c.atol
+            );
         }
         println!(
             "wrote {} ({}, opset {}, {} nodes, {} parameters) in {:.2} s",
             output.display(),
             ck.graph.arch,
-            cli.opset,
+            opset,
             report["nodes"],
             report["parameters"],
             seconds

@@ -14,6 +14,10 @@ pub fn int(name: &str, value: i64) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: value, ..Default::default() }
 }
 
+pub fn string(name: &str, value: &str) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::String as i32, s: value.as_bytes().to_vec(), ..Default::default() }
+}
+
 pub fn float(name: &str, value: f32) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f: value, ..Default::default() }
 }
@@ -40,10 +44,27 @@ pub fn tensor(name: &str, shape: &[usize], data: &[f32]) -> TensorProto {
     }
 }
 
+/// An int64 initializer (shapes, axes, indices).
+pub fn tensor_i64(name: &str, shape: &[usize], data: &[i64]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: shape.iter().map(|&d| d as i64).collect(),
+        data_type: DataType::Int64 as i32,
+        raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
 /// A float32 value; `None` dimensions become the symbolic `batch`.
 pub fn value_info(name: &str, dims: &[Option<usize>]) -> ValueInfoProto {
+    let dims: Vec<Result<usize, &str>> = dims.iter().map(|d| d.ok_or("batch")).collect();
+    typed_value_info(name, DataType::Float, &dims)
+}
+
+/// A value of element type `elem`; `Err` dimensions are symbolic, by that name.
+pub fn typed_value_info(name: &str, elem: DataType, dims: &[Result<usize, &str>]) -> ValueInfoProto {
     let dim = dims.iter().map(|d| dimension_of(*d)).collect();
-    let tensor_type = type_proto::Tensor { elem_type: DataType::Float as i32, shape: Some(TensorShapeProto { dim }) };
+    let tensor_type = type_proto::Tensor { elem_type: elem as i32, shape: Some(TensorShapeProto { dim }) };
     ValueInfoProto {
         name: name.into(),
         r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor_type)), ..Default::default() }),
@@ -51,10 +72,10 @@ pub fn value_info(name: &str, dims: &[Option<usize>]) -> ValueInfoProto {
     }
 }
 
-fn dimension_of(d: Option<usize>) -> cnnzoo_proto::tensor_shape_proto::Dimension {
+fn dimension_of(d: Result<usize, &str>) -> cnnzoo_proto::tensor_shape_proto::Dimension {
     let value = match d {
-        Some(v) => dimension::Value::DimValue(v as i64),
-        None => dimension::Value::DimParam("batch".into()),
+        Ok(v) => dimension::Value::DimValue(v as i64),
+        Err(name) => dimension::Value::DimParam(name.into()),
     };
     cnnzoo_proto::tensor_shape_proto::Dimension { value: Some(value), ..Default::default() }
 }

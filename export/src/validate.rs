@@ -17,6 +17,9 @@ use cnnzoo_models::preprocess::preprocess;
 use cnnzoo_train::checkpoint::Checkpoint;
 use cnnzoo_train::Net;
 
+/// The tolerance of the embedded preprocessing check (float32 models).
+pub const EMBED_ATOL: f64 = 1e-3;
+
 /// Images in the validation batch.
 pub const BATCH: usize = 8;
 
@@ -97,4 +100,55 @@ pub fn validate(ck: &Checkpoint, onnx: &[u8], atol: f64) -> anyhow::Result<Valid
         }
     }
     Ok(Validation { max_abs_diff, atol, batch: BATCH, inputs })
+}
+
+/// What the check of `--embed-preprocessing` found: the model with the
+/// preprocessing in its graph, fed pixels, against the model without it,
+/// fed our preprocessing of the same images.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EmbedCheck {
+    pub max_abs_diff: f64,
+    pub atol: f64,
+    /// The images compared: larger, smaller and equal to the model's side, RGB and gray.
+    pub images: usize,
+}
+
+/// Seeded images of several sizes around `size`: a smooth shading with
+/// noise, like a photo, so that every filter tap matters.
+fn check_images(size: usize) -> Vec<image::DynamicImage> {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 59) as f32
+    };
+    let mut rgb = |w: usize, h: usize| {
+        image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+            let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
+            let px = [255.0 * u, 255.0 * v * v, 128.0 + 100.0 * (u * 7.0).sin() * (v * 5.0).cos()];
+            image::Rgb(px.map(|c| (c + noise()).clamp(0.0, 255.0) as u8))
+        })
+    };
+    let (big, small, same) = (rgb(3 * size + 5, 2 * size + 1), rgb(size / 2 + 1, size.saturating_sub(3).max(1)), rgb(size, size));
+    let gray = image::DynamicImage::ImageRgb8(big.clone()).to_luma8();
+    [big.into(), small.into(), same.into(), gray.into()].into()
+}
+
+/// Runs both models on [`check_images`]; `plain` takes `input`, `embedded` takes `image`.
+pub fn check_embedded(plain: &[u8], embedded: &[u8], p: &cnnzoo_models::Preprocessing, atol: f64) -> anyhow::Result<EmbedCheck> {
+    let mut ours = Probe::new(plain).context("--embed-preprocessing: ONNX Runtime cannot load the model")?;
+    let mut theirs = Probe::new(embedded).context("--embed-preprocessing: ONNX Runtime cannot load the model with its preprocessing")?;
+    let images = check_images(p.size);
+    let mut max_abs_diff = 0.0f64;
+    for img in &images {
+        let want = ours.run(preprocess(img, p).insert_axis(Axis(0)).view())?;
+        let got = theirs
+            .run_pixels(cnnzoo_models::preprocess::pixels(img, p.channels).insert_axis(Axis(0)).view())
+            .context("--embed-preprocessing: ONNX Runtime cannot run the model with its preprocessing")?;
+        for (a, b) in want.iter().flatten().zip(got.iter().flatten()) {
+            max_abs_diff = max_abs_diff.max(if a.is_finite() && b.is_finite() { (a - b).abs() as f64 } else { f64::INFINITY });
+        }
+    }
+    Ok(EmbedCheck { max_abs_diff, atol, images: images.len() })
 }

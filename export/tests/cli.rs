@@ -57,8 +57,9 @@ fn a_trained_lenet_exports_and_runs_from_its_metadata_alone() {
     let r = inspect(&onnx);
     assert_eq!(r["opset"], 17);
     assert_eq!(r["inputs"][0]["shape"], serde_json::json!(["batch", "1", "28", "28"]));
-    assert_eq!(r["outputs"][0], serde_json::json!({"name": "logits", "shape": ["batch", "10"]}));
-    assert_eq!(r["outputs"][1], serde_json::json!({"name": "features", "shape": ["batch", "84"]}));
+    assert_eq!(r["inputs"][0]["type"], "float");
+    assert_eq!(r["outputs"][0], serde_json::json!({"name": "logits", "type": "float", "shape": ["batch", "10"]}));
+    assert_eq!(r["outputs"][1], serde_json::json!({"name": "features", "type": "float", "shape": ["batch", "84"]}));
     assert_eq!(r["parameters"], 61_706);
     assert_eq!(r["ops"]["Gemm"], 3);
     let meta = &r["metadata"];
@@ -68,7 +69,7 @@ fn a_trained_lenet_exports_and_runs_from_its_metadata_alone() {
     assert_eq!(p, cnnzoo_models::Preprocessing::new(1, 28), "new checkpoints resize with antialiasing and turn photos upright");
     assert_eq!(meta[keys::CHECKPOINT_SHA256].as_str().unwrap().len(), 64);
     let text = String::from_utf8_lossy(&export(&["--inspect", onnx.to_str().unwrap()]).stdout).into_owned();
-    assert!(text.contains("output     features [batch, 84]") && text.contains("parameters 61706"), "{text}");
+    assert!(text.contains("output     features float [batch, 84]") && text.contains("parameters 61706"), "{text}");
 
     // ONNX Runtime, configured by the file's metadata only, agrees with libtorch.
     let backbone = Backbone::open(&onnx, &BackboneOptions { device: Device::Cpu, ..Default::default() }).unwrap();
@@ -272,4 +273,32 @@ fn every_export_is_validated_against_libtorch_and_a_wrong_one_is_not_written() {
         let o = export(&args);
         assert!(!o.status.success() && stderr(&o).contains("--atol"), "{args:?}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn embedded_preprocessing_takes_pixels_of_any_size_and_is_checked_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ot = checkpoint_of(dir.path(), "lenet", 1);
+    let out = dir.path().join("lenet-images.onnx");
+    let (ot, o_path) = (ot.to_str().unwrap(), out.to_str().unwrap());
+    let o = export(&[ot, "--embed-preprocessing", "-o", o_path, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let check = &report["embedded_preprocessing"];
+    assert!(check["max_abs_diff"].as_f64().unwrap() <= 1e-3 && check["images"] == 4, "{check}");
+    assert!(report["validation"]["max_abs_diff"].as_f64().unwrap() <= 1e-4, "{report}");
+    let r = inspect(&out);
+    assert_eq!(r["opset"], 18);
+    assert_eq!(r["inputs"][0], serde_json::json!({"name": "image", "type": "uint8", "shape": ["batch", "height", "width", "channels"]}));
+    assert_eq!(r["ops"]["Resize"], 1);
+    let text = String::from_utf8_lossy(&export(&["--inspect", o_path]).stdout).into_owned();
+    assert!(text.contains("input      image uint8 [batch, height, width, channels]"), "{text}");
+
+    // The in-graph resize needs opset 18: an older one is refused, and nothing is written.
+    let old = dir.path().join("old.onnx");
+    let o = export(&[ot, "--embed-preprocessing", "--opset", "17", "-o", old.to_str().unwrap()]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("--embed-preprocessing with --opset 17") && e.contains("18") && !old.exists(), "{e}");
+    let o = export(&[ot, "--embed-preprocessing", "--int8", "--calibrate", "."]);
+    assert!(!o.status.success() && stderr(&o).contains("--embed-preprocessing"), "{}", stderr(&o));
 }

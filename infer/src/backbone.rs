@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use ndarray::{s, Array2, Array3, Array4, ArrayView4, Axis, Ix2};
 use ort::session::Session;
-use ort::value::TensorRef;
+use ort::value::{PrimitiveTensorElementType, TensorRef};
 
 use cnnzoo_models::card::{keys, FEATURES, LOGITS};
 use cnnzoo_models::{CardError, CardOverrides, Device, ModelCard};
@@ -14,6 +14,9 @@ use cnnzoo_models::{CardError, CardOverrides, Device, ModelCard};
 use crate::runtime::{environment, register, Provider};
 use crate::source::ImageSource;
 use crate::InferError;
+
+/// ONNX's element type number for uint8.
+const UINT8: i32 = 2;
 
 /// How to open a backbone. `card` overrides the model's card field by field;
 /// for ONNX files that cnnzoo did not write it is the card (channels and size
@@ -54,11 +57,14 @@ pub struct Batch {
     pub failures: Vec<(usize, InferError)>,
 }
 
-/// One batch of inputs, packed for its run.
-struct Prepared {
-    x: Array4<f32>,
-    indices: Vec<usize>,
-    failures: Vec<(usize, InferError)>,
+/// One image as the model takes it (see [`Backbone::input`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// The network input `[C, size, size]`, made by cnnzoo's preprocessing.
+    Planes(Array3<f32>),
+    /// Decoded pixels `[H, W, C]` (C = 1 or 3), for a model that carries its
+    /// preprocessing in its graph (`cnnzoo-export --embed-preprocessing`).
+    Pixels(Array3<u8>),
 }
 
 /// The two outputs for a batch: class scores (absent for a features-only
@@ -81,6 +87,8 @@ pub struct Backbone {
     max_batch: usize,
     decode_threads: usize,
     input: String,
+    /// The graph takes uint8 `[N, H, W, C]` pixels and preprocesses them itself.
+    takes_pixels: bool,
     logits: Option<String>,
     features: String,
     feature_dim: usize,
@@ -200,7 +208,12 @@ impl Backbone {
         card.check_logits(logits.as_deref().and_then(width)).map_err(bad)?;
         // A card (or an override) must describe the input the graph takes, where the graph fixes it.
         let p = &card.preprocessing;
-        if let [_, c, h, w] = header.inputs[0].dims[..] {
+        let takes_pixels = header.inputs[0].elem_type == UINT8;
+        if takes_pixels && header.inputs[0].dims.len() != 4 {
+            return Err(bad(format!("input `{input}` is uint8 but not [N, H, W, C] pixels")));
+        }
+        if let (false, [_, c, h, w]) = (takes_pixels, &header.inputs[0].dims[..]) {
+            let (c, h, w) = (*c, *h, *w);
             let fixed = |d: i64, want: usize| d <= 0 || d as usize == want;
             if !(fixed(c, p.channels) && fixed(h, p.size) && fixed(w, p.size)) {
                 return Err(bad(format!(
@@ -247,6 +260,7 @@ impl Backbone {
             max_batch: opts.max_batch.max(1),
             decode_threads: opts.decode_threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),
             input,
+            takes_pixels,
             logits,
             features,
             feature_dim,
@@ -274,6 +288,11 @@ impl Backbone {
         &self.path
     }
 
+    /// Whether the graph takes decoded pixels and preprocesses them itself.
+    pub fn takes_pixels(&self) -> bool {
+        self.takes_pixels
+    }
+
     /// Whether the model has a classifier head.
     pub fn has_logits(&self) -> bool {
         self.logits.is_some()
@@ -292,24 +311,87 @@ impl Backbone {
     /// Runs preprocessed inputs `[N, C, H, W]`, split into batches of at most
     /// `max_batch`.
     pub fn run(&self, x: ArrayView4<f32>) -> Result<Outputs, InferError> {
-        let mut logits = vec![];
-        let mut features = vec![];
-        for start in (0..x.len_of(Axis(0))).step_by(self.max_batch) {
-            let end = (start + self.max_batch).min(x.len_of(Axis(0)));
-            let (l, f) = self.run_one(x.slice(s![start..end, .., .., ..]))?;
-            logits.extend(l);
-            features.push(f);
+        if self.takes_pixels {
+            return Err(self.wants_pixels());
         }
-        let cat = |parts: &[Array2<f32>]| -> Result<Array2<f32>, InferError> {
-            let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-            ndarray::concatenate(Axis(0), &views).map_err(|e| InferError::Runtime(e.to_string()))
+        self.run_split(x)
+    }
+
+    /// Runs decoded pixels `[N, H, W, C]` through a model that preprocesses
+    /// them in its graph, split into batches of at most `max_batch`.
+    pub fn run_pixels(&self, x: ArrayView4<u8>) -> Result<Outputs, InferError> {
+        if !self.takes_pixels {
+            return Err(InferError::Usage(format!(
+                "{}: this model takes preprocessed float32 `{}` [N, C, H, W], not pixels",
+                self.path.display(),
+                self.input
+            )));
+        }
+        self.run_split(x)
+    }
+
+    fn wants_pixels(&self) -> InferError {
+        InferError::Usage(format!(
+            "{}: this model does its own preprocessing and takes uint8 `{}` [N, H, W, C] pixels, not float32 network input",
+            self.path.display(),
+            self.input
+        ))
+    }
+
+    /// Runs images made by [`Backbone::input`], in order: planes `max_batch`
+    /// at a time; pixels in runs of consecutive images of one size.
+    pub fn run_inputs(&self, inputs: &[Input]) -> Result<Outputs, InferError> {
+        let mut parts = vec![];
+        let mut rest = inputs;
+        while let Some(first) = rest.first() {
+            let same = rest
+                .iter()
+                .take(self.max_batch)
+                .take_while(|i| match (i, first) {
+                    (Input::Planes(_), Input::Planes(_)) => true,
+                    (Input::Pixels(a), Input::Pixels(b)) => a.shape() == b.shape(),
+                    _ => false,
+                })
+                .count();
+            let (group, after) = rest.split_at(same);
+            parts.push(match first {
+                Input::Planes(_) => self.run(stack(group, |i| if let Input::Planes(x) = i { Some(x.view()) } else { None })?.view())?,
+                Input::Pixels(_) => {
+                    self.run_pixels(stack(group, |i| if let Input::Pixels(x) = i { Some(x.view()) } else { None })?.view())?
+                }
+            });
+            rest = after;
+        }
+        self.concat(parts)
+    }
+
+    /// Outputs of consecutive runs, as one.
+    fn concat(&self, parts: Vec<Outputs>) -> Result<Outputs, InferError> {
+        let cat = |views: Vec<ndarray::ArrayView2<f32>>, width: usize| match views.is_empty() {
+            true => Ok(Array2::zeros((0, width))),
+            false => ndarray::concatenate(Axis(0), &views).map_err(|e| InferError::Runtime(e.to_string())),
         };
-        let features = if features.is_empty() { Array2::zeros((0, 0)) } else { cat(&features)? };
-        let logits = if self.logits.is_some() && !logits.is_empty() { Some(cat(&logits)?) } else { None };
+        let features = cat(parts.iter().map(|p| p.features.view()).collect(), self.feature_dim)?;
+        let logits = match self.logits {
+            Some(_) => Some(cat(parts.iter().filter_map(|p| p.logits.as_ref().map(|l| l.view())).collect(), self.card.classes.len())?),
+            None => None,
+        };
         Ok(Outputs { logits, features })
     }
 
-    fn run_one(&self, x: ArrayView4<f32>) -> Result<(Option<Array2<f32>>, Array2<f32>), InferError> {
+    fn run_split<T: PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static>(
+        &self,
+        x: ArrayView4<T>,
+    ) -> Result<Outputs, InferError> {
+        let n = x.len_of(Axis(0));
+        let parts = (0..n)
+            .step_by(self.max_batch)
+            .map(|start| self.run_one(x.slice(s![start..(start + self.max_batch).min(n), .., .., ..])))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.concat(parts)
+    }
+
+    fn run_one<T: PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static>(&self, x: ArrayView4<T>) -> Result<Outputs, InferError> {
         let rt = |e: ort::Error| InferError::Runtime(format!("{}: {e}", self.path.display()));
         let x = x.as_standard_layout();
         let tensor = TensorRef::from_array_view(x.view()).map_err(rt)?;
@@ -322,7 +404,7 @@ impl Backbone {
         };
         let features = take(&self.features)?;
         let logits = self.logits.as_deref().map(take).transpose()?;
-        Ok((logits, features))
+        Ok(Outputs { logits, features })
     }
 
     /// The one batching layer: turns each source into an input with `input`
@@ -337,43 +419,31 @@ impl Backbone {
     pub fn for_each_batch<S: Sync>(
         &self,
         sources: &[S],
-        input: impl Fn(&S) -> Result<Array3<f32>, InferError> + Sync,
+        input: impl Fn(&S) -> Result<Input, InferError> + Sync,
         mut each: impl FnMut(Batch) -> Result<(), InferError>,
     ) -> Result<(), InferError> {
         crate::pipeline::stream(sources, self.decode_threads, self.max_batch, &input, |first, made| {
-            let Prepared { x, indices, failures } = self.pack(first, made);
-            let outputs = if indices.is_empty() {
-                Outputs { logits: self.logits.as_ref().map(|_| Array2::zeros((0, 0))), features: Array2::zeros((0, self.feature_dim)) }
-            } else {
-                self.run(x.view())?
-            };
+            let (mut inputs, mut indices, mut failures) = (Vec::with_capacity(made.len()), vec![], vec![]);
+            for (i, result) in made.into_iter().enumerate() {
+                match result {
+                    Ok(one) => {
+                        inputs.push(one);
+                        indices.push(first + i);
+                    }
+                    Err(e) => failures.push((first + i, e)),
+                }
+            }
+            let outputs = self.run_inputs(&inputs)?;
             each(Batch { indices, outputs, failures })
         })
     }
 
-    /// Packs the inputs made for one batch (the first source has index
-    /// `first`) densely into `[N, C, H, W]`, setting the failures aside.
-    fn pack(&self, first: usize, made: crate::pipeline::Made) -> Prepared {
+    /// What the model takes of one source (a decoded image, a file, encoded
+    /// bytes): the network input made by the card's preprocessing, or the
+    /// decoded pixels for a model that carries its preprocessing.
+    pub fn input(&self, source: &(impl ImageSource + ?Sized)) -> Result<Input, InferError> {
         let p = &self.card.preprocessing;
-        let ok = made.iter().filter(|r| r.is_ok()).count();
-        let mut x = Array4::zeros((ok, p.channels, p.size, p.size));
-        let (mut indices, mut failures) = (Vec::with_capacity(ok), vec![]);
-        for (i, result) in made.into_iter().enumerate() {
-            match result {
-                Ok(one) => {
-                    x.index_axis_mut(Axis(0), indices.len()).assign(&one);
-                    indices.push(first + i);
-                }
-                Err(e) => failures.push((first + i, e)),
-            }
-        }
-        Prepared { x, indices, failures }
-    }
-
-    /// The network input `[C, H, W]` for one source (a decoded image, a file,
-    /// encoded bytes), by the model's card.
-    pub fn input(&self, source: &(impl ImageSource + ?Sized)) -> Result<Array3<f32>, InferError> {
-        source.input(&self.card.preprocessing)
+        Ok(if self.takes_pixels { Input::Pixels(source.pixels(p)?) } else { Input::Planes(source.input(p)?) })
     }
 
     /// One feature vector per image, `[N, D]`. Files and encoded images are
@@ -416,6 +486,15 @@ impl Backbone {
     pub fn top_k(&self, logits: &[f32], k: usize) -> Vec<Prediction> {
         top_k(logits, k).into_iter().map(|(class, probability)| Prediction { class, label: self.card.label(class), probability }).collect()
     }
+}
+
+/// The images of `group` (all of one shape) as one `[N, ...]` array.
+fn stack<'a, T: Clone + 'a>(
+    group: &'a [Input],
+    view: impl Fn(&'a Input) -> Option<ndarray::ArrayView3<'a, T>>,
+) -> Result<Array4<T>, InferError> {
+    let views: Vec<_> = group.iter().filter_map(view).map(|v| v.insert_axis(Axis(0))).collect();
+    ndarray::concatenate(Axis(0), &views).map_err(|e| InferError::Runtime(format!("batching inputs: {e}")))
 }
 
 /// Softmax over `logits` (shifted by the maximum, so large logits cannot

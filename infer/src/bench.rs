@@ -1,7 +1,9 @@
 //! Model-only benchmarking, as `onnxruntime_perf_test` and Triton's
 //! `perf_analyzer` report it: warm-up runs, then a fixed number of runs or a
 //! duration, per batch size, on preprocessed input (decoding is not timed),
-//! with throughput and latency percentiles.
+//! with throughput and latency percentiles. A model that carries its
+//! preprocessing is fed pixels at the card's size, so that its timing
+//! includes the conversion and scaling (the resize is then the identity).
 
 use std::time::{Duration, Instant};
 
@@ -37,10 +39,13 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 /// Times runs of `backbone` on a fixed input of `batch` rows.
 pub fn bench(backbone: &Backbone, batch: usize, warmup: usize, stop: Stop) -> Result<BenchResult, InferError> {
     let p = &backbone.card().preprocessing;
-    // A fixed, image-like input in [0, 1]: timing does not depend on the values.
-    let x = Array4::from_shape_fn((batch, p.channels, p.size, p.size), |(n, c, h, w)| ((n * 31 + c * 17 + h * 7 + w) % 255) as f32 / 255.0);
+    // A fixed, image-like input: timing does not depend on the values.
+    let level = |n: usize, c: usize, h: usize, w: usize| ((n * 31 + c * 17 + h * 7 + w) % 255) as u8;
+    let planes = Array4::from_shape_fn((batch, p.channels, p.size, p.size), |(n, c, h, w)| level(n, c, h, w) as f32 / 255.0);
+    let pixels = Array4::from_shape_fn((batch, p.size, p.size, p.channels), |(n, h, w, c)| level(n, c, h, w));
+    let run = || if backbone.takes_pixels() { backbone.run_pixels(pixels.view()) } else { backbone.run(planes.view()) };
     for _ in 0..warmup {
-        backbone.run(x.view())?;
+        run()?;
     }
     let mut times = vec![];
     let started = Instant::now();
@@ -53,7 +58,7 @@ pub fn bench(backbone: &Backbone, batch: usize, warmup: usize, stop: Stop) -> Re
             break;
         }
         let t = Instant::now();
-        backbone.run(x.view())?;
+        run()?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let total: f64 = times.iter().sum();

@@ -10,11 +10,13 @@ use std::path::Path;
 
 use cnnzoo_proto::{tensor_shape_proto::dimension, type_proto, Message, StringStringEntryProto, ValueInfoProto};
 
-/// A graph input or output: its name and dimensions (-1 where not fixed).
+/// A graph input or output: its name, dimensions (-1 where not fixed) and
+/// ONNX element type (1 float, 2 uint8, ...; 0 if not a tensor).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Io {
     pub name: String,
     pub dims: Vec<i64>,
+    pub elem_type: i32,
 }
 
 /// The parts of a model the card and the checks need.
@@ -97,14 +99,16 @@ impl<R: BufRead + Seek> Fields<R> {
 }
 
 fn io(v: ValueInfoProto) -> Io {
-    let dims = match v.r#type.and_then(|t| t.value) {
-        Some(type_proto::Value::TensorType(t)) => t
-            .shape
-            .map(|s| s.dim.iter().map(|d| if let Some(dimension::Value::DimValue(n)) = d.value { n } else { -1 }).collect())
-            .unwrap_or_default(),
-        _ => vec![],
+    let (dims, elem_type) = match v.r#type.and_then(|t| t.value) {
+        Some(type_proto::Value::TensorType(t)) => (
+            t.shape
+                .map(|s| s.dim.iter().map(|d| if let Some(dimension::Value::DimValue(n)) = d.value { n } else { -1 }).collect())
+                .unwrap_or_default(),
+            t.elem_type,
+        ),
+        _ => (vec![], 0),
     };
-    Io { name: v.name, dims }
+    Io { name: v.name, dims, elem_type }
 }
 
 /// Reads the header of the ONNX file at `path`; an error says why it is not
@@ -214,8 +218,8 @@ mod tests {
         let bytes = encode_model(&model);
         std::fs::write(&path, &bytes).unwrap();
         let h = read(&path).unwrap();
-        assert_eq!(h.inputs, [Io { name: "x".into(), dims: vec![-1, 1, 28, 28] }]);
-        assert_eq!(h.outputs, [Io { name: "y".into(), dims: vec![-1, 10] }]);
+        assert_eq!(h.inputs, [Io { name: "x".into(), dims: vec![-1, 1, 28, 28], elem_type: 1 }]);
+        assert_eq!(h.outputs, [Io { name: "y".into(), dims: vec![-1, 10], elem_type: 1 }]);
         assert_eq!(h.metadata("cnnzoo.arch").as_deref(), Some("lenet"));
         for cut in [bytes.len() / 2, bytes.len() - 1, 3] {
             std::fs::write(&path, &bytes[..cut]).unwrap();

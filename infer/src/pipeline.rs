@@ -14,8 +14,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Condvar, Mutex};
 
-use ndarray::Array3;
-
 use crate::InferError;
 
 /// The batch the consumer has finished taking in, shared with the workers:
@@ -59,25 +57,25 @@ impl Drop for StopOnDrop<'_> {
 
 /// One made input per source of a batch, in source order (`first` is the
 /// index of the batch's first source).
-pub type Made = Vec<Result<Array3<f32>, InferError>>;
+pub type Made<T> = Vec<Result<T, InferError>>;
 
 /// Makes an input of every source with `input` on `workers` threads and hands
 /// `each` the results `batch` sources at a time, in order. Workers stay at
 /// most two batches ahead. A panic while making an input is that source's
 /// error; an error from `each` stops everything and is returned.
-pub fn stream<S: Sync>(
+pub fn stream<S: Sync, T: Send>(
     sources: &[S],
     workers: usize,
     batch: usize,
-    input: &(impl Fn(&S) -> Result<Array3<f32>, InferError> + Sync),
-    mut each: impl FnMut(usize, Made) -> Result<(), InferError>,
+    input: &(impl Fn(&S) -> Result<T, InferError> + Sync),
+    mut each: impl FnMut(usize, Made<T>) -> Result<(), InferError>,
 ) -> Result<(), InferError> {
     let (n, batch) = (sources.len(), batch.max(1));
     let gate = Gate { state: Mutex::new((0, false)), moved: Condvar::new(), window: 2 * batch };
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         // Room for everything the window lets through: a sender never blocks.
-        let (send, made) = sync_channel::<(usize, Result<Array3<f32>, InferError>)>(3 * batch);
+        let (send, made) = sync_channel::<(usize, Result<T, InferError>)>(3 * batch);
         for _ in 0..workers.clamp(1, n.max(1)) {
             let (send, gate, next) = (send.clone(), &gate, &next);
             scope.spawn(move || loop {
@@ -101,7 +99,7 @@ pub fn stream<S: Sync>(
                 let (i, result) = made.recv().map_err(|_| InferError::Runtime("the preprocessing threads stopped early".into()))?;
                 pending.insert(i, result);
             }
-            let results: Made = (first..end).filter_map(|i| pending.remove(&i)).collect();
+            let results: Made<T> = (first..end).filter_map(|i| pending.remove(&i)).collect();
             gate.update(|s| s.0 = end);
             each(first, results)?;
         }
@@ -113,6 +111,7 @@ pub fn stream<S: Sync>(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use ndarray::Array3;
 
     fn one(v: &usize) -> Result<Array3<f32>, InferError> {
         if v % 7 == 3 {

@@ -5,7 +5,7 @@
 
 use ndarray::ArrayView4;
 use ort::session::Session;
-use ort::value::TensorRef;
+use ort::value::{PrimitiveTensorElementType, TensorRef};
 
 use crate::runtime::environment;
 use crate::InferError;
@@ -35,6 +35,18 @@ impl Probe {
 
     /// Every output's values for input `x`, flattened.
     pub fn run(&mut self, x: ArrayView4<f32>) -> Result<Vec<Vec<f32>>, InferError> {
+        self.run_any(x)
+    }
+
+    /// [`Probe::run`] for a model that takes 8-bit pixels (`--embed-preprocessing`).
+    pub fn run_pixels(&mut self, x: ArrayView4<u8>) -> Result<Vec<Vec<f32>>, InferError> {
+        self.run_any(x)
+    }
+
+    fn run_any<T: PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static>(
+        &mut self,
+        x: ArrayView4<T>,
+    ) -> Result<Vec<Vec<f32>>, InferError> {
         let rt = |e: ort::Error| InferError::Runtime(e.to_string());
         let x = x.as_standard_layout();
         let tensor = TensorRef::from_array_view(x.view()).map_err(rt)?;

@@ -372,3 +372,54 @@ fn bench_reports_throughput_and_latency_percentiles_per_batch_size() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn a_model_that_carries_its_preprocessing_runs_like_the_plain_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = zoo_of_images(dir.path());
+    let plain = cnnzoo_export::inspect::decode(&std::fs::read(lenet_onnx()).unwrap(), "lenet.onnx").unwrap();
+    let mut plain18 = plain.clone();
+    plain18.opset_import[0].version = cnnzoo_export::embed::MIN_OPSET;
+    let p = cpu_backbone().card().preprocessing.clone();
+    let embedded = cnnzoo_export::embed::embed_preprocessing(&plain18, &p).unwrap();
+    let onnx = dir.path().join("lenet-images.onnx");
+    std::fs::write(&onnx, cnnzoo_proto::encode_model(&embedded)).unwrap();
+    let run = |model: &Path, extra: &[&str]| {
+        let mut args = vec!["--model", model.to_str().unwrap(), "--json", "--device", "cpu"];
+        args.extend(extra);
+        args.extend(files.iter().map(|p| p.to_str().unwrap()));
+        let o = infer(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>()
+    };
+    // Every mode and size, 1x1 to 4000x3000: the same classes and features.
+    for (a, b) in run(&lenet_onnx(), &[]).iter().zip(run(&onnx, &[])) {
+        assert_eq!(a["path"], b["path"]);
+        assert_eq!(a["top"][0]["class"], b["top"][0]["class"], "{a} {b}");
+        assert!((a["top"][0]["probability"].as_f64().unwrap() - b["top"][0]["probability"].as_f64().unwrap()).abs() < 1e-3, "{a} {b}");
+    }
+    for (a, b) in run(&lenet_onnx(), &["--features"]).iter().zip(run(&onnx, &["--features"])) {
+        let (a, b): (Vec<f32>, Vec<f32>) =
+            (serde_json::from_value(a["features"].clone()).unwrap(), serde_json::from_value(b["features"].clone()).unwrap());
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-3), "{a:?} {b:?}");
+    }
+    // The test set, and the model-only benchmark (fed pixels at the card's size).
+    let data = fashion_mnist();
+    let v = eval_json(&["--model", onnx.to_str().unwrap(), "--eval", data.to_str().unwrap(), "--json", "--device", "cpu"]);
+    assert_eq!(v["accuracy"].as_f64().unwrap(), evaluate(&cpu_backbone(), &data).unwrap().accuracy);
+    let v = eval_json(&[
+        "--model",
+        onnx.to_str().unwrap(),
+        "--bench",
+        "--batch-size",
+        "1,4",
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--json",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(v["results"].as_array().map(Vec::len), Some(2), "{v}");
+}

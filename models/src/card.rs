@@ -11,6 +11,10 @@ use crate::{Manifest, Preprocessing};
 
 /// The graph input, `[batch, C, H, W]` float32.
 pub const INPUT: &str = "input";
+/// The graph input of a model that carries its preprocessing
+/// (`cnnzoo-export --embed-preprocessing`): decoded pixels, uint8
+/// `[batch, height, width, channels]`.
+pub const IMAGE: &str = "image";
 /// Class scores, `[batch, classes]` (absent from features-only exports).
 pub const LOGITS: &str = "logits";
 /// The pooled feature vector before the head, `[batch, D]`.

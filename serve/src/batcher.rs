@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ndarray::{s, Array4, Axis};
+use ndarray::s;
 use tokio::sync::oneshot;
 
-use cnnzoo_infer::{Backbone, Outputs};
+use cnnzoo_infer::{Backbone, Input, Outputs};
 
 use crate::error::ServeError;
 use crate::metrics::ModelMetrics;
@@ -41,9 +41,10 @@ impl Default for BatchConfig {
     }
 }
 
-/// The rows of one request, and where its outputs go.
+/// The rows of one request (one image each, as the model takes it), and
+/// where its outputs go.
 struct Job {
-    x: Array4<f32>,
+    x: Vec<Input>,
     queued: Instant,
     reply: oneshot::Sender<Result<Outputs, ServeError>>,
 }
@@ -88,9 +89,9 @@ impl Batcher {
         self.config
     }
 
-    /// Queues `x` (`[N, C, H, W]`, already checked against the model) and
-    /// waits for its outputs; a full queue is refused at once.
-    pub async fn run(&self, x: Array4<f32>, arrival: Arrival) -> Result<Outputs, ServeError> {
+    /// Queues `x` (already checked against the model) and waits for its
+    /// outputs; a full queue is refused at once.
+    pub async fn run(&self, x: Vec<Input>, arrival: Arrival) -> Result<Outputs, ServeError> {
         let (reply, outputs) = oneshot::channel();
         let queue = self.queue.as_ref().ok_or_else(|| ServeError::unavailable("the server is shutting down"))?;
         let sent = queue.try_send(Job { x, queued: Instant::now(), reply });
@@ -139,7 +140,7 @@ impl Worker {
     /// The first request and those that join it, up to `max_batch` rows:
     /// those already queued, and those still arriving within the delay.
     fn gather(&mut self, first: Job) -> Vec<Job> {
-        let mut rows = first.x.len_of(Axis(0));
+        let mut rows = first.x.len();
         let mut jobs = vec![first];
         if !self.config.dynamic {
             return jobs;
@@ -162,7 +163,7 @@ impl Worker {
                     }
                 }
             };
-            let n = job.x.len_of(Axis(0));
+            let n = job.x.len();
             if rows + n > self.config.max_batch {
                 self.carry = Some(job);
                 break;
@@ -174,26 +175,18 @@ impl Worker {
     }
 
     /// Runs the requests as one batch and answers each with its rows.
-    fn serve(&self, jobs: Vec<Job>) {
+    fn serve(&self, mut jobs: Vec<Job>) {
         let start = Instant::now();
         for job in &jobs {
             self.metrics.queue_seconds.observe((start - job.queued).as_secs_f64());
         }
-        let result = if let [one] = jobs.as_slice() {
-            self.infer(&one.x)
-        } else {
-            let views: Vec<_> = jobs.iter().map(|j| j.x.view()).collect();
-            match ndarray::concatenate(Axis(0), &views) {
-                Ok(x) => self.infer(&x),
-                Err(e) => Err(ServeError::internal(format!("batching inputs: {e}"))),
-            }
-        };
-        let rows: usize = jobs.iter().map(|j| j.x.len_of(Axis(0))).sum();
-        self.metrics.batch_size.observe(rows as f64);
+        let counts: Vec<usize> = jobs.iter().map(|j| j.x.len()).collect();
+        let x: Vec<Input> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.x)).collect();
+        let result = self.infer(&x);
+        self.metrics.batch_size.observe(x.len() as f64);
         self.metrics.inference_seconds.observe(start.elapsed().as_secs_f64());
         let mut offset = 0;
-        for job in jobs {
-            let n = job.x.len_of(Axis(0));
+        for (job, n) in jobs.into_iter().zip(counts) {
             let mine = result.as_ref().map(|out| Outputs {
                 logits: out.logits.as_ref().map(|l| l.slice(s![offset..offset + n, ..]).to_owned()),
                 features: out.features.slice(s![offset..offset + n, ..]).to_owned(),
@@ -204,8 +197,8 @@ impl Worker {
         }
     }
 
-    fn infer(&self, x: &Array4<f32>) -> Result<Outputs, ServeError> {
-        match catch_unwind(AssertUnwindSafe(|| self.backbone.run(x.view()))) {
+    fn infer(&self, x: &[Input]) -> Result<Outputs, ServeError> {
+        match catch_unwind(AssertUnwindSafe(|| self.backbone.run_inputs(x))) {
             Ok(result) => result.map_err(|e| ServeError::internal(e.to_string())),
             Err(_) => Err(ServeError::internal("ONNX Runtime panicked on this batch")),
         }

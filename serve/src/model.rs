@@ -4,24 +4,24 @@
 //! - `image`, BYTES `[N]`: encoded image files (PNG, JPEG, ...), decoded and
 //!   preprocessed here by the model's card, exactly as `cnnzoo-infer` does.
 //!
+//! A model exported with `--embed-preprocessing` takes `image` only: its
+//! images are decoded here and preprocessed by its own graph.
+//!
 //! and answers `logits` (FP32 `[N, classes]`, when it has a head) and
 //! `features` (FP32 `[N, D]`, the pooled embedding).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ndarray::{Array4, Axis};
+use ndarray::Array4;
 
-use cnnzoo_infer::{Backbone, Encoded};
-use cnnzoo_models::card::{FEATURES, INPUT, LOGITS};
+use cnnzoo_infer::{Backbone, Encoded, Input};
+use cnnzoo_models::card::{FEATURES, IMAGE, INPUT, LOGITS};
 
 use crate::batcher::{Arrival, BatchConfig, Batcher};
 use crate::error::ServeError;
 use crate::metrics::ModelMetrics;
 use crate::tensor::{self, Data, InferRequest, InferResponse, Output, BYTES, FP32};
-
-/// The name of the encoded-image input.
-pub const IMAGE: &str = "image";
 
 /// An input or output as model metadata describes it; `-1` is the free batch.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -66,9 +66,13 @@ impl Model {
     /// The two inputs a request may use (exactly one per request).
     pub fn inputs(&self) -> Vec<TensorMetadata> {
         let p = &self.backbone.card().preprocessing;
+        let image = TensorMetadata { name: IMAGE.into(), datatype: BYTES.into(), shape: vec![-1] };
+        if self.backbone.takes_pixels() {
+            return vec![image];
+        }
         vec![
             TensorMetadata { name: INPUT.into(), datatype: FP32.into(), shape: vec![-1, p.channels as i64, p.size as i64, p.size as i64] },
-            TensorMetadata { name: IMAGE.into(), datatype: BYTES.into(), shape: vec![-1] },
+            image,
         ]
     }
 
@@ -94,7 +98,7 @@ impl Model {
             Ok(x) => x,
             Err(e) => return (0, Err(e)),
         };
-        let rows = x.len_of(Axis(0));
+        let rows = x.len();
         let result = self.batcher.run(x, arrival).await.map(|out| {
             let outputs = wanted
                 .into_iter()
@@ -124,8 +128,8 @@ impl Model {
             .collect()
     }
 
-    /// The network input `[N, C, H, W]` of a request's one input tensor.
-    async fn input(&self, mut inputs: Vec<tensor::Input>) -> Result<Array4<f32>, ServeError> {
+    /// The images of a request's one input tensor, as the model takes them.
+    async fn input(&self, mut inputs: Vec<tensor::Input>) -> Result<Vec<Input>, ServeError> {
         if inputs.len() != 1 {
             return Err(ServeError::bad_request(format!(
                 "model '{}' takes exactly one input ('{INPUT}' FP32 [-1,C,H,W] or '{IMAGE}' BYTES [-1]); the request has {}",
@@ -148,6 +152,10 @@ impl Model {
             }
         };
         match (input.name.as_str(), input.data) {
+            (INPUT, Data::Fp32(_)) if self.backbone.takes_pixels() => Err(ServeError::bad_request(format!(
+                "model '{}' does its own preprocessing: send encoded images as '{IMAGE}' BYTES [-1], not '{INPUT}'",
+                self.name
+            ))),
             (INPUT, Data::Fp32(data)) => {
                 let p = &self.backbone.card().preprocessing;
                 let want = [rows as i64, p.channels as i64, p.size as i64, p.size as i64];
@@ -166,7 +174,8 @@ impl Model {
                         input.shape
                     )));
                 }
-                Array4::from_shape_vec(shape, data).map_err(|e| ServeError::internal(e.to_string()))
+                let x = Array4::from_shape_vec(shape, data).map_err(|e| ServeError::internal(e.to_string()))?;
+                Ok(x.outer_iter().map(|one| Input::Planes(one.to_owned())).collect())
             }
             (IMAGE, Data::Bytes(files)) => {
                 if input.shape.len() != 1 || files.len() != rows {
@@ -190,14 +199,14 @@ impl Model {
     }
 }
 
-/// Decodes and preprocesses encoded images by the model's card.
-fn decode(backbone: &Backbone, files: Vec<Vec<u8>>) -> Result<Array4<f32>, ServeError> {
-    let p = &backbone.card().preprocessing;
-    let mut x = Array4::zeros((files.len(), p.channels, p.size, p.size));
-    for (i, bytes) in files.into_iter().enumerate() {
-        let name = PathBuf::from(format!("{IMAGE}[{i}]"));
-        let one = backbone.input(&Encoded { name, bytes }).map_err(|e| ServeError::bad_request(e.to_string()))?;
-        x.index_axis_mut(Axis(0), i).assign(&one);
-    }
-    Ok(x)
+/// Decodes encoded images (and preprocesses them, unless the model does) by the model's card.
+fn decode(backbone: &Backbone, files: Vec<Vec<u8>>) -> Result<Vec<Input>, ServeError> {
+    files
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let name = PathBuf::from(format!("{IMAGE}[{i}]"));
+            backbone.input(&Encoded { name, bytes }).map_err(|e| ServeError::bad_request(e.to_string()))
+        })
+        .collect()
 }

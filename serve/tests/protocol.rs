@@ -2,6 +2,8 @@
 //! gRPC), a Rust gRPC client generated from our `inference.proto`, and raw
 //! HTTP for the requests no well-behaved client sends.
 
+#![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
+
 mod fixture;
 
 use std::path::Path;
@@ -236,5 +238,54 @@ fn bodies_over_the_limit_get_413_and_out_of_range() {
         assert_eq!(e.code(), tonic::Code::OutOfRange, "{}", e.message());
         assert!(e.message().contains("the limit is: 100000 bytes"), "{}", e.message());
     });
+    assert!(server.ready());
+}
+
+#[test]
+fn a_model_that_carries_its_preprocessing_takes_images_of_any_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = cnnzoo_export::inspect::decode(&std::fs::read(models().join("lenet.onnx")).unwrap(), "lenet.onnx").unwrap();
+    plain.opset_import[0].version = cnnzoo_export::embed::MIN_OPSET;
+    let p = cnnzoo_models::Preprocessing::bilinear_unit(1, 28);
+    let embedded = cnnzoo_export::embed::embed_preprocessing(&plain, &p).unwrap();
+    std::fs::write(dir.path().join("plain.onnx"), cnnzoo_proto::encode_model(&plain)).unwrap();
+    std::fs::write(dir.path().join("images.onnx"), cnnzoo_proto::encode_model(&embedded)).unwrap();
+    let server = fixture::start_in(dir.path(), &[]);
+    // Images of three sizes in one request: a Fashion-MNIST PNG, a small and a large photo-like RGB.
+    let mut files: Vec<Vec<u8>> = pngs(1).iter().map(|f| std::fs::read(f).unwrap()).collect();
+    for (w, h) in [(13, 9), (300, 200)] {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 77]));
+        let mut png = std::io::Cursor::new(vec![]);
+        img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        files.push(png.into_inner());
+    }
+    let mut raw = vec![];
+    for f in &files {
+        raw.extend((f.len() as u32).to_le_bytes());
+        raw.extend(f);
+    }
+    let head = format!(
+        r#"{{"inputs":[{{"name":"image","shape":[{}],"datatype":"BYTES","parameters":{{"binary_data_size":{}}}}}]}}"#,
+        files.len(),
+        raw.len()
+    );
+    let mut body = head.clone().into_bytes();
+    body.extend(&raw);
+    let headers = vec![("Inference-Header-Content-Length", head.len().to_string())];
+    let logits = |model: &str| -> Vec<f64> {
+        let r = server.post(&format!("/v2/models/{model}/infer"), &headers, &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        let out = v["outputs"].as_array().unwrap().iter().find(|o| o["name"] == "logits").unwrap().clone();
+        assert_eq!(out["shape"], serde_json::json!([3, 10]));
+        serde_json::from_value(out["data"].clone()).unwrap()
+    };
+    let (a, b) = (logits("plain"), logits("images"));
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-3), "{a:?}\n{b:?}");
+    // It says it takes encoded images only, and refuses float network input by name.
+    let meta = server.get("/v2/models/images").json();
+    assert_eq!(meta["inputs"], serde_json::json!([{"name": "image", "datatype": "BYTES", "shape": [-1]}]));
+    let r = server.post("/v2/models/images/infer", &[], &json_input(1, 0.5));
+    assert!(r.status == 400 && r.text().contains("does its own preprocessing"), "{} {}", r.status, r.text());
     assert!(server.ready());
 }

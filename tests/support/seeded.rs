@@ -11,38 +11,44 @@ use cnnzoo_models::{Arch, EpochMetrics, Hyperparameters, Manifest, ParamRole, Pr
 
 /// Writes the seeded LeNet to `path`, its card entries passed through `edit` first
 /// (the corpus forges bad cards this way).
+#[allow(dead_code)] // not every test binary that includes this file uses it
 pub fn write_lenet(path: &Path, edit: impl FnOnce(&mut Vec<(String, String)>)) {
-    {
-        let arch = Arch::find("lenet").expect("lenet is registered");
-        let graph = arch.build(&arch.default_config()).expect("lenet builds");
-        let weights = seeded_weights(&graph, 7);
-        let manifest = Manifest {
-            format: Manifest::FORMAT,
-            arch: "lenet".into(),
-            input: [1, 28, 28],
-            classes: FASHION_MNIST_CLASSES.iter().map(|c| c.to_string()).collect(),
-            preprocessing: Preprocessing::bilinear_unit(1, 28),
-            hyperparameters: Hyperparameters {
-                epochs: 0,
-                batch_size: 1,
-                lr: 0.0,
-                seed: 7,
-                optimizer: "none".into(),
-                loss: "none".into(),
-                init: "xavier_uniform".into(),
-                dataset: "none".into(),
-                device: "cpu".into(),
-                precision: "fp32".into(),
-            },
-            metrics: vec![EpochMetrics { epoch: 0, loss: 0.0, train_acc: 0.0, test_acc: 0.0, examples_per_sec: 0.0, seconds: 0.0 }],
-            versions: Default::default(),
-        };
-        let mut card = metadata(&manifest, &Provenance::new("seeded", true, false));
-        edit(&mut card);
-        let opts = ExportOptions { metadata: card, ..Default::default() };
-        let model = lower(&graph, &weights, &opts).expect("lenet lowers");
-        std::fs::write(path, cnnzoo_proto::encode_model(&model)).expect("model written");
-    }
+    let model = lenet(Preprocessing::bilinear_unit(1, 28), cnnzoo_export::DEFAULT_OPSET, edit);
+    std::fs::write(path, cnnzoo_proto::encode_model(&model)).expect("model written");
+}
+
+/// The seeded LeNet built for the card's channels and size, at `opset`.
+#[allow(dead_code)] // not every test binary that includes this file uses it
+pub fn lenet(p: Preprocessing, opset: i64, edit: impl FnOnce(&mut Vec<(String, String)>)) -> cnnzoo_proto::ModelProto {
+    let arch = Arch::find("lenet").expect("lenet is registered");
+    let config = cnnzoo_models::Config { in_channels: p.channels, size: p.size, ..arch.default_config() };
+    let graph = arch.build(&config).expect("lenet builds");
+    let weights = seeded_weights(&graph, 7);
+    let manifest = Manifest {
+        format: Manifest::FORMAT,
+        arch: "lenet".into(),
+        input: [p.channels, p.size, p.size],
+        classes: FASHION_MNIST_CLASSES.iter().map(|c| c.to_string()).collect(),
+        preprocessing: p,
+        hyperparameters: Hyperparameters {
+            epochs: 0,
+            batch_size: 1,
+            lr: 0.0,
+            seed: 7,
+            optimizer: "none".into(),
+            loss: "none".into(),
+            init: "xavier_uniform".into(),
+            dataset: "none".into(),
+            device: "cpu".into(),
+            precision: "fp32".into(),
+        },
+        metrics: vec![EpochMetrics { epoch: 0, loss: 0.0, train_acc: 0.0, test_acc: 0.0, examples_per_sec: 0.0, seconds: 0.0 }],
+        versions: Default::default(),
+    };
+    let mut card = metadata(&manifest, &Provenance::new("seeded", true, false));
+    edit(&mut card);
+    let opts = ExportOptions { metadata: card, opset, ..Default::default() };
+    lower(&graph, &weights, &opts).expect("lenet lowers")
 }
 
 /// Xavier-uniform weights and PyTorch-style biases from a xorshift generator.

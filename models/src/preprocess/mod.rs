@@ -191,6 +191,35 @@ pub fn planes(img: &DynamicImage, channels: usize) -> Array3<f32> {
     out
 }
 
+/// The decoded image as 8-bit pixels `[H, W, C]`, for a model that carries
+/// its preprocessing (`cnnzoo-export --embed-preprocessing`). Gray and RGB
+/// 8-bit images go as they are, and the graph converts them to its channels
+/// as [`preprocess`] would; other layouts (alpha, 16 bits, float) are
+/// converted to `channels` here and rounded to 8 bits, which [`preprocess`]
+/// does not do (half a level at most).
+pub fn pixels(img: &DynamicImage, channels: usize) -> Array3<u8> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let shaped = |c: usize, raw: Vec<u8>| Array3::from_shape_vec((h, w, c), raw).expect("the decoder's buffer is H x W x C");
+    match img {
+        DynamicImage::ImageLuma8(b) => shaped(1, b.as_raw().clone()),
+        DynamicImage::ImageRgb8(b) => shaped(3, b.as_raw().clone()),
+        _ => {
+            let rows = Rows::new(img, channels);
+            let mut line = vec![0.0f32; channels * w];
+            let mut out = Array3::<u8>::zeros((h, w, channels));
+            for y in 0..h {
+                rows.read(y, &mut line);
+                for k in 0..channels {
+                    for x in 0..w {
+                        out[[y, x, k]] = line[k * w + x].round().clamp(0.0, 255.0) as u8;
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
 /// Decodes an image file as the card says (its channels, its orientation rule)
 /// and makes the network input of it.
 pub fn load(path: &Path, p: &Preprocessing) -> Result<Array3<f32>, ImageError> {

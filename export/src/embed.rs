@@ -1,0 +1,100 @@
+//! `--embed-preprocessing`: the model card's preprocessing written into the
+//! graph, so that any ONNX runtime (Triton, OpenVINO, a browser) can feed the
+//! model decoded pixels without re-implementing it. The graph then takes
+//! `image`, UINT8 `[batch, height, width, channels]` (any height and width;
+//! channels 1 for gray or 3 for RGB, alpha composited beforehand), and does
+//! what `cnnzoo_models::preprocess` does, in the same order:
+//!
+//! 1. to the model's channels: ITU-R 601 luma for a 1-channel model (a gray
+//!    image passes through), gray repeated for a 3-channel one;
+//! 2. the card's resize to `size` x `size` (ONNX `Resize`, linear,
+//!    half-pixel centres, `antialias` for `bilinear_antialias`: opset 18);
+//! 3. scaling, then the mean and std if the card has them.
+//!
+//! The rest of the graph is unchanged: its former input `input` is now the
+//! output of step 3.
+
+use cnnzoo_models::card::{IMAGE, INPUT};
+use cnnzoo_models::preprocess::Filter;
+use cnnzoo_models::Preprocessing;
+use cnnzoo_proto::{tensor_proto::DataType, ModelProto, NodeProto, TensorProto};
+
+use crate::onnx_build::{int, ints, node, string, tensor, tensor_i64, typed_value_info};
+use crate::ExportError;
+
+/// The first opset with `Resize`'s `antialias` and `axes`.
+pub const MIN_OPSET: i64 = 18;
+
+/// `model` (a cnnzoo export taking `input` `[N, C, size, size]`) with `p`
+/// done inside the graph, taking `image` instead.
+pub fn embed_preprocessing(model: &ModelProto, p: &Preprocessing) -> Result<ModelProto, ExportError> {
+    p.validate().map_err(|e| ExportError::Embed(format!("the card's preprocessing: {e}")))?;
+    let opset = model.opset_import.iter().find(|o| o.domain.is_empty()).map_or(0, |o| o.version);
+    if opset < MIN_OPSET {
+        return Err(ExportError::Embed(format!(
+            "opset {opset}: the resize needs opset {MIN_OPSET} or later (Resize with antialias and axes)"
+        )));
+    }
+    let mut m = model.clone();
+    let g = m.graph.as_mut().ok_or_else(|| ExportError::Embed("the model has no graph".into()))?;
+    if g.input.len() != 1 || g.input[0].name != INPUT {
+        return Err(ExportError::Embed(format!("the model must have the one input `{INPUT}`")));
+    }
+    let (mut nodes, mut inits) = (vec![], vec![]);
+    steps(p, &mut nodes, &mut inits);
+    nodes.append(&mut g.node);
+    g.node = nodes;
+    g.initializer.append(&mut inits);
+    g.input = vec![typed_value_info(IMAGE, DataType::Uint8, &[Err("batch"), Err("height"), Err("width"), Err("channels")])];
+    m.doc_string
+        .push_str(&format!("; input `{IMAGE}` uint8 [batch, height, width, channels 1 or 3], resized to {0}x{0} inside the graph", p.size));
+    Ok(m)
+}
+
+/// The nodes from `image` to `input`, with their constants.
+fn steps(p: &Preprocessing, nodes: &mut Vec<NodeProto>, inits: &mut Vec<TensorProto>) {
+    let v = |s: &str| format!("preprocess/{s}");
+    let mut push = |op: &str, name: &str, inputs: &[&str], attrs| nodes.push(node(op, &v(name), inputs, &v(name), attrs));
+    push("Cast", "float", &[IMAGE], vec![int("to", DataType::Float as i64)]);
+    let channels = if p.channels == 1 {
+        // Weights by the image's channel count C: [1] for gray, the luma
+        // weights for RGB, sliced from [1, .299, .587, .114] at (C - 1) / 2.
+        inits.push(tensor(&v("luma_table"), &[4], &[1.0, 0.299, 0.587, 0.114]));
+        inits.push(tensor_i64(&v("one"), &[1], &[1]));
+        inits.push(tensor_i64(&v("two"), &[1], &[2]));
+        inits.push(tensor_i64(&v("last_axis"), &[1], &[3]));
+        push("Shape", "c", &[IMAGE], vec![int("start", 3)]);
+        push("Sub", "c_minus_one", &[&v("c"), &v("one")], vec![]);
+        push("Div", "luma_start", &[&v("c_minus_one"), &v("two")], vec![]);
+        push("Add", "luma_end", &[&v("luma_start"), &v("c")], vec![]);
+        push("Slice", "luma_weights", &[&v("luma_table"), &v("luma_start"), &v("luma_end")], vec![]);
+        push("Mul", "weighted", &[&v("float"), &v("luma_weights")], vec![]);
+        push("ReduceSum", "channels", &[&v("weighted"), &v("last_axis")], vec![int("keepdims", 1)]);
+        v("channels")
+    } else {
+        inits.push(tensor_i64(&v("rgb_shape"), &[4], &[1, 1, 1, 3]));
+        push("Expand", "channels", &[&v("float"), &v("rgb_shape")], vec![]);
+        v("channels")
+    };
+    push("Transpose", "planes", &[&channels], vec![ints("perm", &[0, 3, 1, 2])]);
+    inits.push(tensor_i64(&v("sizes"), &[2], &[p.size as i64; 2]));
+    let antialias = p.filter() == Filter::BilinearAntialias;
+    let mut attrs = vec![string("mode", "linear"), string("coordinate_transformation_mode", "half_pixel"), ints("axes", &[2, 3])];
+    if antialias {
+        // PyTorch's antialiased filter renormalizes the weights that fall
+        // inside the image, which is what exclude_outside asks for.
+        attrs.extend([int("antialias", 1), int("exclude_outside", 1)]);
+    }
+    push("Resize", "resized", &[&v("planes"), "", "", &v("sizes")], attrs);
+    inits.push(tensor(&v("scale"), &[1], &[p.scale]));
+    match (&p.mean, &p.std) {
+        (Some(mean), Some(std)) => {
+            inits.push(tensor(&v("mean"), &[1, p.channels, 1, 1], mean));
+            inits.push(tensor(&v("std"), &[1, p.channels, 1, 1], std));
+            push("Mul", "scaled", &[&v("resized"), &v("scale")], vec![]);
+            push("Sub", "centred", &[&v("scaled"), &v("mean")], vec![]);
+            nodes.push(node("Div", &v("normalized"), &[&v("centred"), &v("std")], INPUT, vec![]));
+        }
+        _ => nodes.push(node("Mul", &v("scaled"), &[&v("resized"), &v("scale")], INPUT, vec![])),
+    }
+}
