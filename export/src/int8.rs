@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use ndarray::{Array4, Axis};
 
+use cnnzoo_export::depthwise::batch_norms_as_depthwise;
 use cnnzoo_export::quantize::{Method, Observer, Plan};
 use cnnzoo_infer::{evaluate, Backbone, BackboneOptions, Device, Probe};
 use cnnzoo_models::card::{keys, INPUT};
@@ -112,9 +113,11 @@ pub struct Report {
 /// Calibrates, quantizes, checks and writes the INT8 model to `output`.
 pub fn export(fp32: &ModelProto, p: &Preprocessing, request: &Request, output: &Path) -> anyhow::Result<Report> {
     let inputs = calibration_inputs(&request.data, p, request.images)?;
-    let plan = Plan::new(fp32)?;
-    let ranges = calibrate(fp32, &plan, &inputs, request.method)?;
-    let mut int8 = plan.quantize(fp32, &ranges)?;
+    // Batch norms left in the graph (DenseNet's) run as 8-bit depthwise convolutions.
+    let (prepared, _) = batch_norms_as_depthwise(fp32)?;
+    let plan = Plan::new(&prepared)?;
+    let ranges = calibrate(&prepared, &plan, &inputs, request.method)?;
+    let mut int8 = plan.quantize(&prepared, &ranges)?;
     let mut report = Report {
         scheme: "QDQ: weights INT8 symmetric per output channel, activations UINT8 per tensor, biases INT32",
         method: request.method.to_string(),

@@ -6,6 +6,7 @@
 //! checkpoints through cnnzoo-train (feature `checkpoint`, on by default).
 //! [`triton`] lays an export out as a Triton model repository entry.
 
+pub mod depthwise;
 pub mod embed;
 mod error;
 pub mod fp16;

@@ -305,7 +305,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", cnnzoo_models::flags::error_line(e.chain()));
+            cnnzoo_models::flags::report_error(&cnnzoo_models::flags::error_line(e.chain()), cli.json);
             ExitCode::FAILURE
         }
     }

@@ -321,7 +321,7 @@ fn push_per_channel(
 }
 
 /// An fp32 initializer's values (our exporter writes raw data; others may use float_data).
-fn floats(t: &TensorProto) -> Result<Vec<f32>, ExportError> {
+pub(crate) fn floats(t: &TensorProto) -> Result<Vec<f32>, ExportError> {
     if t.data_type != DataType::Float as i32 {
         return Err(ExportError::Quantize(format!("initializer '{}' is not float32", t.name)));
     }

@@ -247,6 +247,9 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
     let started = Instant::now();
     // Each image is preprocessed as soon as it is decoded, on all cores.
     let input = |path: &PathBuf| backbone.input(path);
+    // JSON output (classes with --json, features as JSON lines) holds one
+    // record per file in input order, a file that could not be read included.
+    let json_records = if cli.features { cli.format == Format::Jsonl } else { cli.json };
     backbone.for_each_batch(&files, input, |batch| {
         for (_, e) in &batch.failures {
             eprintln!("error: {e}");
@@ -254,36 +257,45 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
         failed += batch.failures.len();
         done += batch.indices.len();
         let write = |r: anyhow::Result<()>| r.map_err(|e| InferError::Runtime(format!("{e:#}")));
-        if cli.features {
-            match cli.format {
-                Format::Jsonl => {
-                    for (&i, row) in batch.indices.iter().zip(batch.outputs.features.outer_iter()) {
-                        let line = serde_json::json!({"path": files[i], "features": row.to_vec()}).to_string();
-                        match &mut sink {
-                            Some(f) => write(writeln!(f, "{line}").map_err(Into::into))?,
-                            None => write(out.line(&line))?,
-                        }
-                    }
-                }
-                // A .npy file is written whole at the end; only it keeps every row.
-                Format::Npy => {
-                    embedded_paths.extend(batch.indices.iter().map(|&i| &files[i]));
-                    all_features.append(ndarray::Axis(0), batch.outputs.features.view()).map_err(|e| InferError::Runtime(e.to_string()))?;
-                }
-            }
-            return Ok(());
+        // A .npy file is written whole at the end; only it keeps every row.
+        if cli.features && cli.format == Format::Npy {
+            embedded_paths.extend(batch.indices.iter().map(|&i| &files[i]));
+            return all_features.append(ndarray::Axis(0), batch.outputs.features.view()).map_err(|e| InferError::Runtime(e.to_string()));
         }
-        for (&i, row) in batch.indices.iter().zip(batch.outputs.logits.iter().flat_map(|l| l.outer_iter())) {
-            let top = backbone.top_k(&row.to_vec(), cli.top_k);
-            let line = if cli.json {
-                let top: Vec<_> =
-                    top.iter().map(|p| serde_json::json!({"class": p.class, "label": p.label, "probability": p.probability})).collect();
-                serde_json::json!({"path": files[i], "top": top}).to_string()
-            } else {
-                let labels: Vec<String> = top.iter().map(|p| format!("{} {:.3}", p.label, p.probability)).collect();
-                format!("{}: {}", files[i].display(), labels.join(", "))
-            };
-            write(out.line(&line))?;
+        let mut lines: Vec<(usize, String)> = vec![];
+        if json_records {
+            lines.extend(
+                batch.failures.iter().map(|(i, e)| (*i, serde_json::json!({"path": files[*i], "error": e.to_string()}).to_string())),
+            );
+        }
+        if cli.features {
+            for (&i, row) in batch.indices.iter().zip(batch.outputs.features.outer_iter()) {
+                lines.push((i, serde_json::json!({"path": files[i], "features": row.to_vec()}).to_string()));
+            }
+        } else {
+            for (&i, row) in batch.indices.iter().zip(batch.outputs.logits.iter().flat_map(|l| l.outer_iter())) {
+                let top = backbone.top_k(&row.to_vec(), cli.top_k);
+                lines.push((
+                    i,
+                    if cli.json {
+                        let top: Vec<_> = top
+                            .iter()
+                            .map(|p| serde_json::json!({"class": p.class, "label": p.label, "probability": p.probability}))
+                            .collect();
+                        serde_json::json!({"path": files[i], "top": top}).to_string()
+                    } else {
+                        let labels: Vec<String> = top.iter().map(|p| format!("{} {:.3}", p.label, p.probability)).collect();
+                        format!("{}: {}", files[i].display(), labels.join(", "))
+                    },
+                ));
+            }
+        }
+        lines.sort_by_key(|(i, _)| *i);
+        for (_, line) in lines {
+            match &mut sink {
+                Some(f) => write(writeln!(f, "{line}").map_err(Into::into))?,
+                None => write(out.line(&line))?,
+            }
         }
         Ok(())
     })?;
@@ -353,7 +365,7 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("error: {}", cnnzoo_models::flags::error_line(e.chain()));
+            cnnzoo_models::flags::report_error(&cnnzoo_models::flags::error_line(e.chain()), cli.json);
             let usage = e.downcast_ref::<cnnzoo_infer::InferError>().is_some_and(|e| matches!(e, cnnzoo_infer::InferError::Usage(_)));
             ExitCode::from(if usage { 2 } else { 1 })
         }

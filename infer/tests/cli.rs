@@ -148,11 +148,16 @@ fn every_image_mode_and_size_is_accepted_and_bad_files_are_reported() {
     args.extend(files.iter().map(|p| p.to_str().unwrap()));
     let o = infer(&args);
     assert_eq!(o.status.code(), Some(1));
+    // One JSON record per file, in order: the classes, or the error.
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(stdout.lines().count(), good, "{stdout}");
-    for (line, file) in stdout.lines().zip(&files) {
+    assert_eq!(stdout.lines().count(), files.len(), "{stdout}");
+    for (k, (line, file)) in stdout.lines().zip(&files).enumerate() {
         let v: Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["path"].as_str().unwrap(), file.to_str().unwrap());
+        if k >= good {
+            assert!(v["error"].as_str().unwrap().contains(file.file_name().unwrap().to_str().unwrap()), "{line}");
+            continue;
+        }
         let p: f64 = v["top"].as_array().unwrap().iter().map(|t| t["probability"].as_f64().unwrap()).sum();
         assert!(p > 0.0 && p <= 1.0 + 1e-6, "{line}");
     }
@@ -422,4 +427,15 @@ fn a_model_that_carries_its_preprocessing_runs_like_the_plain_one() {
         "cpu",
     ]);
     assert_eq!(v["results"].as_array().map(Vec::len), Some(2), "{v}");
+}
+
+#[test]
+fn with_json_a_fatal_error_is_a_json_record_too() {
+    let o = infer(&["--model", "/no/such/model.onnx", "x.png", "--json", "--device", "cpu"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains("/no/such/model.onnx") && stderr(&o).contains(e), "{e}");
+    // Without --json, stdout stays empty.
+    assert!(infer(&["--model", "/no/such/model.onnx", "x.png"]).stdout.is_empty());
 }

@@ -18,6 +18,16 @@ pub fn positive_number(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Reports a fatal error: `error: LINE` on stderr, and with `--json` also
+/// `{"error": LINE}` on stdout, so that a caller parsing the output gets a
+/// record for the failure instead of nothing.
+pub fn report_error(line: &str, json: bool) {
+    eprintln!("error: {line}");
+    if json {
+        println!("{}", serde_json::json!({ "error": line }));
+    }
+}
+
 /// The one line a binary prints for an error and its causes: each cause's
 /// first line, joined by `: `, skipping a cause the line already says (an
 /// error that embeds its source would otherwise repeat it), so that a

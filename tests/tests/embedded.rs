@@ -16,7 +16,7 @@ mod seeded;
 use std::path::{Path, PathBuf};
 
 use cnnzoo_export::embed::{embed_preprocessing, MIN_OPSET};
-use cnnzoo_infer::{evaluate, Backbone, BackboneOptions, CardOverrides, Device};
+use cnnzoo_infer::{evaluate, Backbone, BackboneOptions, Device};
 use cnnzoo_models::data::open_image_with;
 use cnnzoo_models::preprocess::{load, pixels};
 use cnnzoo_models::Preprocessing;
@@ -50,61 +50,25 @@ fn models(dir: &Path, name: &str, p: &Preprocessing) -> (PathBuf, PathBuf) {
     paths
 }
 
-/// A model whose features are its network input, flattened: the plain one
-/// and the embedded one for card `p`, written in `dir`, opened by a card
-/// given field by field (they have none of their own).
+/// A model whose features are its network input, flattened (the seeded
+/// LeNet's card, input and `features` output around one Flatten): the plain
+/// one and the embedded one for card `p`, written in `dir` and opened.
 fn identities(dir: &Path, name: &str, p: &Preprocessing, opts: &BackboneOptions) -> (Backbone, Backbone) {
-    use cnnzoo_proto::{tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, *};
-    let value = |name: &str, dims: &[i64]| {
-        let dim = dims
-            .iter()
-            .map(|&d| tensor_shape_proto::Dimension {
-                value: Some(if d < 0 { dimension::Value::DimParam("batch".into()) } else { dimension::Value::DimValue(d) }),
-                ..Default::default()
-            })
-            .collect();
-        let t = type_proto::Tensor { elem_type: DataType::Float as i32, shape: Some(TensorShapeProto { dim }) };
-        ValueInfoProto {
-            name: name.into(),
-            r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(t)), ..Default::default() }),
-            ..Default::default()
-        }
-    };
-    let (c, s) = (p.channels as i64, p.size as i64);
-    let flatten = NodeProto {
-        op_type: "Flatten".into(),
-        input: vec!["input".into()],
-        output: vec!["features".into()],
-        attribute: vec![AttributeProto { name: "axis".into(), r#type: 2, i: 1, ..Default::default() }],
-        ..Default::default()
-    };
-    let plain = ModelProto {
-        ir_version: 8,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: MIN_OPSET }],
-        graph: Some(GraphProto {
-            node: vec![flatten],
-            input: vec![value("input", &[-1, c, s, s])],
-            output: vec![value("features", &[-1, c * s * s])],
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    use cnnzoo_proto::{tensor_shape_proto::dimension, type_proto};
+    let mut plain = seeded::lenet(p.clone(), MIN_OPSET, |_| {});
+    let g = plain.graph.as_mut().unwrap();
+    let mut flatten = g.node.iter().find(|n| n.op_type == "Flatten").unwrap().clone();
+    (flatten.input[0], flatten.output[0]) = ("input".into(), "features".into());
+    g.node = vec![flatten];
+    g.initializer.clear();
+    g.output.retain(|o| o.name == "features");
+    let Some(type_proto::Value::TensorType(t)) = g.output[0].r#type.as_mut().and_then(|t| t.value.as_mut()) else { panic!("a tensor") };
+    t.shape.as_mut().unwrap().dim[1].value = Some(dimension::Value::DimValue((p.channels * p.size * p.size) as i64));
     let embedded = embed_preprocessing(&plain, p).unwrap();
-    let card = CardOverrides {
-        channels: Some(p.channels),
-        size: Some(p.size),
-        resize: Some(p.resize.clone()),
-        scale: Some(p.scale),
-        mean: p.mean.clone(),
-        std: p.std.clone(),
-        exif_orientation: Some(p.exif_orientation),
-        ..Default::default()
-    };
-    let opts = BackboneOptions { card, ..opts.clone() };
-    let open = |model: &ModelProto, file: String| {
+    let open = |model: &cnnzoo_proto::ModelProto, file: String| {
         let path = dir.join(file);
         std::fs::write(&path, cnnzoo_proto::encode_model(model)).unwrap();
-        Backbone::open(&path, &opts).unwrap()
+        Backbone::open(&path, opts).unwrap()
     };
     (open(&plain, format!("{name}.identity.onnx")), open(&embedded, format!("{name}.identity.images.onnx")))
 }

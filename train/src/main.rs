@@ -318,14 +318,15 @@ fn main() -> ExitCode {
     let arch = match Arch::find(&cli.arch) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: --arch: {e}");
+            cnnzoo_models::flags::report_error(&format!("--arch: {e}"), cli.json);
             return ExitCode::from(2);
         }
     };
+    let json = cli.json;
     match run(cli, arch) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", cnnzoo_models::flags::error_line(e.chain()));
+            cnnzoo_models::flags::report_error(&cnnzoo_models::flags::error_line(e.chain()), json);
             ExitCode::FAILURE
         }
     }
