@@ -72,9 +72,9 @@ struct Cli {
     /// How activation ranges are chosen: minmax, or percentile (see --percentile).
     #[arg(long, value_enum, default_value = "percentile", requires = "int8", help_heading = "INT8")]
     calibration_method: CalibrationMethod,
-    /// The share of values, in percent, that the percentile method keeps in range.
-    #[arg(long, default_value_t = 99.999, value_parser = percent, requires = "int8", help_heading = "INT8")]
-    percentile: f64,
+    /// The share of values, in percent, that the percentile method keeps in range [default: 99.999].
+    #[arg(long, value_parser = percent, requires = "int8", help_heading = "INT8")]
+    percentile: Option<f64>,
     /// Refuse to write when INT8 test accuracy is more than this many points below fp32 (DATA with a test split; negative: INT8 must beat fp32 by that much).
     #[arg(long, default_value_t = 1.0, value_parser = points, requires = "int8", allow_negative_numbers = true, help_heading = "INT8")]
     max_drop: f64,
@@ -265,8 +265,11 @@ fn export_int8(
         data: cli.calibrate.clone().context("--int8 needs --calibrate DATA")?,
         images: cli.calibration_images,
         method: match cli.calibration_method {
+            CalibrationMethod::Minmax if cli.percentile.is_some() => {
+                bail!("--percentile applies to --calibration-method percentile, not minmax")
+            }
             CalibrationMethod::Minmax => Method::MinMax,
-            CalibrationMethod::Percentile => Method::Percentile(cli.percentile),
+            CalibrationMethod::Percentile => Method::Percentile(cli.percentile.unwrap_or(99.999)),
         },
         max_drop: cli.max_drop,
         force: cli.force,

@@ -140,6 +140,10 @@ fn the_gate_refuses_a_drop_over_the_tolerance_and_bad_input_leaves_no_file() {
         ),
         (vec![ot, "--int8", "--calibrate", data, "--calibration-images", "0", "-o", m], "--calibration-images"),
         (vec![ot, "--int8", "--calibrate", data, "--percentile", "40", "-o", m], "must be a percentage above 50"),
+        (
+            vec![ot, "--int8", "--calibrate", data, "--calibration-method", "minmax", "--percentile", "99", "-o", m],
+            "--percentile applies to --calibration-method percentile",
+        ),
     ] {
         let o = export(&args);
         assert!(!o.status.success(), "{args:?} succeeded");

@@ -44,7 +44,7 @@ struct Cli {
     #[arg(long)]
     model_dir: Option<PathBuf>,
     /// Classes shown per image.
-    #[arg(long, default_value_t = 5, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 5, value_parser = at_least_one, conflicts_with_all = ["features", "eval", "bench"])]
     top_k: usize,
     /// Write feature vectors instead of classes.
     #[arg(long)]
@@ -68,7 +68,7 @@ struct Cli {
     #[arg(long, value_parser = at_least_one)]
     threads: Option<usize>,
     /// Threads that decode and preprocess images, while the model runs [default: all cores].
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = at_least_one, conflicts_with = "bench")]
     decode_threads: Option<usize>,
     /// For a model without a cnnzoo card, or to override one field of its card:
     /// input channels (1 or 3).

@@ -142,6 +142,9 @@ fn every_bad_input_gets_its_code_and_message() {
         card("test-acc-word", keys::TEST_ACC, Some("high"), "not a number"),
         // Flags out of range, and usage.
         with("top-k 0", m(&["--top-k", "0", &good]), 2, &["--top-k", "at least 1"]),
+        // A flag the mode would ignore is refused, never dropped silently.
+        with("top-k with features", m(&["--top-k", "3", "--features", &good]), 2, &["--top-k", "--features"]),
+        with("decode threads with bench", m(&["--bench", "--decode-threads", "2"]), 2, &["--decode-threads", "--bench"]),
         with("batch-size 0", m(&["--batch-size", "0", &good]), 2, &["--batch-size", "at least 1"]),
         with("threads 0", m(&["--threads", "0", &good]), 2, &["--threads", "at least 1"]),
         with("threads word", m(&["--threads", "many", &good]), 2, &["--threads", "whole number"]),

@@ -31,7 +31,7 @@ struct Cli {
     #[arg(long, default_value = "lenet")]
     arch: String,
     /// List the networks with their default recipes and exit.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["arch", "summary", "bench", "epochs", "out", "resume", "data"])]
     list: bool,
     /// Print a completion script for this shell (bash, zsh, fish, elvish, powershell) and exit.
     #[arg(long, value_name = "SHELL")]
@@ -40,7 +40,7 @@ struct Cli {
     #[arg(short = 'V', long)]
     version: bool,
     /// Print the layers with output shapes and parameter counts, then exit.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["bench", "epochs", "lr", "out", "resume", "data", "train_limit", "test_limit"])]
     summary: bool,
     /// Machine-readable output on stdout.
     #[arg(long)]
@@ -70,7 +70,7 @@ struct Cli {
     #[arg(long, value_name = "LAYOUT", default_value = "auto")]
     memory_format: MemoryFormat,
     /// Time STEPS SGD steps on a fixed batch at the recipe's batch and size (after one warm-up step), print the speed, and exit.
-    #[arg(long, value_name = "STEPS", value_parser = at_least_one)]
+    #[arg(long, value_name = "STEPS", value_parser = at_least_one, conflicts_with_all = ["epochs", "out", "resume", "data", "train_limit", "test_limit", "download", "download_only", "allow_one_class"])]
     bench: Option<usize>,
     /// Fashion-MNIST IDX files, or an image folder with train/ and test/
     /// [default: $CNNZOO_DATA, then ./data/fashion-mnist].

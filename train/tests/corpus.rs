@@ -157,6 +157,10 @@ fn every_bad_input_gets_its_code_and_message() {
         case("device gpu", vec!["--device".into(), "gpu".into(), "--summary".into()], 2, &["--device", "cuda:N"]),
         flag("mirror without download", &["--mirror", "http://127.0.0.1:9/"], &["--mirror"]),
         flag("unknown flag", &["--learning-rate", "0.1"], &["--learning-rate"]),
+        // A flag that the mode would ignore is refused, never dropped silently.
+        case("list with an arch", vec!["--list".into(), "--arch".into(), "resnet18".into()], 2, &["--list", "--arch"]),
+        case("summary with epochs", vec!["--summary".into(), "--epochs".into(), "3".into()], 2, &["--summary", "--epochs"]),
+        case("bench with epochs", vec!["--bench".into(), "2".into(), "--epochs".into(), "3".into()], 2, &["--bench", "--epochs"]),
         case("unknown arch", vec!["--arch".into(), "vgg16".into(), "--summary".into()], 2, &["vgg16", "lenet, alexnet"]),
         case("size too small", base(&good, &["--size", "8"]), 1, &["smallest size that works is 12"]),
         case(
