@@ -60,14 +60,20 @@ fn batch(ck: &Checkpoint) -> (Array4<f32>, &'static str) {
             return (x, "Fashion-MNIST test images");
         }
     }
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let x = Array4::from_shape_simple_fn((BATCH, p.channels, p.size, p.size), || {
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
+    let x = Array4::from_shape_simple_fn((BATCH, p.channels, p.size, p.size), || (next() >> 40) as f32 / (1u64 << 24) as f32);
+    (x, "seeded random inputs")
+}
+
+/// A xorshift generator: seeded inputs, the same on every machine.
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32
-    });
-    (x, "seeded random inputs")
+        state
+    }
 }
 
 /// Runs both and compares; `onnx` is the encoded model about to be written.
@@ -116,13 +122,8 @@ pub struct EmbedCheck {
 /// Seeded images of several sizes around `size`: a smooth shading with
 /// noise, like a photo, so that every filter tap matters.
 fn check_images(size: usize) -> Vec<image::DynamicImage> {
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut noise = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 59) as f32
-    };
+    let mut next = xorshift(0x2545_F491_4F6C_DD1D);
+    let mut noise = move || (next() >> 59) as f32;
     let mut rgb = |w: usize, h: usize| {
         image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
             let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
@@ -144,7 +145,7 @@ pub fn check_embedded(plain: &[u8], embedded: &[u8], p: &cnnzoo_models::Preproce
     for img in &images {
         let want = ours.run(preprocess(img, p).insert_axis(Axis(0)).view())?;
         let got = theirs
-            .run_pixels(cnnzoo_models::preprocess::pixels(img, p.channels).insert_axis(Axis(0)).view())
+            .run_pixels(cnnzoo_models::preprocess::pixels(img.clone(), p.channels).insert_axis(Axis(0)).view())
             .context("--embed-preprocessing: ONNX Runtime cannot run the model with its preprocessing")?;
         for (a, b) in want.iter().flatten().zip(got.iter().flatten()) {
             max_abs_diff = max_abs_diff.max(if a.is_finite() && b.is_finite() { (a - b).abs() as f64 } else { f64::INFINITY });

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ndarray::{s, Array2, Array3, Array4, ArrayView4, Axis, Ix2};
+use ndarray::{s, Array2, Array3, Array4, ArrayView3, ArrayView4, Axis, Ix2};
 use ort::session::Session;
 use ort::value::{PrimitiveTensorElementType, TensorRef};
 
@@ -14,9 +14,7 @@ use cnnzoo_models::{CardError, CardOverrides, Device, ModelCard};
 use crate::runtime::{environment, register, Provider};
 use crate::source::ImageSource;
 use crate::InferError;
-
-/// ONNX's element type number for uint8.
-const UINT8: i32 = 2;
+use cnnzoo_proto::tensor_proto::DataType;
 
 /// How to open a backbone. `card` overrides the model's card field by field;
 /// for ONNX files that cnnzoo did not write it is the card (channels and size
@@ -65,6 +63,24 @@ pub enum Input {
     /// Decoded pixels `[H, W, C]` (C = 1 or 3), for a model that carries its
     /// preprocessing in its graph (`cnnzoo-export --embed-preprocessing`).
     Pixels(Array3<u8>),
+}
+
+impl Input {
+    fn planes(&self) -> Option<ArrayView3<'_, f32>> {
+        if let Input::Planes(x) = self {
+            Some(x.view())
+        } else {
+            None
+        }
+    }
+
+    fn pixels(&self) -> Option<ArrayView3<'_, u8>> {
+        if let Input::Pixels(x) = self {
+            Some(x.view())
+        } else {
+            None
+        }
+    }
 }
 
 /// The two outputs for a batch: class scores (absent for a features-only
@@ -208,7 +224,7 @@ impl Backbone {
         card.check_logits(logits.as_deref().and_then(width)).map_err(bad)?;
         // A card (or an override) must describe the input the graph takes, where the graph fixes it.
         let p = &card.preprocessing;
-        let takes_pixels = header.inputs[0].elem_type == UINT8;
+        let takes_pixels = header.inputs[0].elem_type == DataType::Uint8 as i32;
         if takes_pixels && header.inputs[0].dims.len() != 4 {
             return Err(bad(format!("input `{input}` is uint8 but not [N, H, W, C] pixels")));
         }
@@ -312,7 +328,11 @@ impl Backbone {
     /// `max_batch`.
     pub fn run(&self, x: ArrayView4<f32>) -> Result<Outputs, InferError> {
         if self.takes_pixels {
-            return Err(self.wants_pixels());
+            return Err(InferError::Usage(format!(
+                "{}: this model does its own preprocessing and takes uint8 `{}` [N, H, W, C] pixels, not float32 network input",
+                self.path.display(),
+                self.input
+            )));
         }
         self.run_split(x)
     }
@@ -328,14 +348,6 @@ impl Backbone {
             )));
         }
         self.run_split(x)
-    }
-
-    fn wants_pixels(&self) -> InferError {
-        InferError::Usage(format!(
-            "{}: this model does its own preprocessing and takes uint8 `{}` [N, H, W, C] pixels, not float32 network input",
-            self.path.display(),
-            self.input
-        ))
     }
 
     /// Runs images made by [`Backbone::input`], in order: planes `max_batch`
@@ -355,10 +367,8 @@ impl Backbone {
                 .count();
             let (group, after) = rest.split_at(same);
             parts.push(match first {
-                Input::Planes(_) => self.run(stack(group, |i| if let Input::Planes(x) = i { Some(x.view()) } else { None })?.view())?,
-                Input::Pixels(_) => {
-                    self.run_pixels(stack(group, |i| if let Input::Pixels(x) = i { Some(x.view()) } else { None })?.view())?
-                }
+                Input::Planes(_) => self.run(stack(group, Input::planes)?.view())?,
+                Input::Pixels(_) => self.run_pixels(stack(group, Input::pixels)?.view())?,
             });
             rest = after;
         }
@@ -489,10 +499,7 @@ impl Backbone {
 }
 
 /// The images of `group` (all of one shape) as one `[N, ...]` array.
-fn stack<'a, T: Clone + 'a>(
-    group: &'a [Input],
-    view: impl Fn(&'a Input) -> Option<ndarray::ArrayView3<'a, T>>,
-) -> Result<Array4<T>, InferError> {
+fn stack<'a, T: Clone + 'a>(group: &'a [Input], view: impl Fn(&'a Input) -> Option<ArrayView3<'a, T>>) -> Result<Array4<T>, InferError> {
     let views: Vec<_> = group.iter().filter_map(view).map(|v| v.insert_axis(Axis(0))).collect();
     ndarray::concatenate(Axis(0), &views).map_err(|e| InferError::Runtime(format!("batching inputs: {e}")))
 }

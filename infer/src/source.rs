@@ -33,7 +33,7 @@ impl ImageSource for DynamicImage {
     }
 
     fn pixels(&self, p: &Preprocessing) -> Result<Array3<u8>, InferError> {
-        Ok(pixels(self, p.channels))
+        Ok(pixels(self.clone(), p.channels))
     }
 }
 
@@ -44,7 +44,7 @@ impl ImageSource for Path {
     }
 
     fn pixels(&self, p: &Preprocessing) -> Result<Array3<u8>, InferError> {
-        Ok(pixels(&open_image_with(self, &p.decoding())?, p.channels))
+        Ok(pixels(open_image_with(self, &p.decoding())?, p.channels))
     }
 }
 
@@ -81,6 +81,6 @@ impl ImageSource for Encoded {
     }
 
     fn pixels(&self, p: &Preprocessing) -> Result<Array3<u8>, InferError> {
-        Ok(pixels(&decode_image_with(&self.bytes, &self.name, &p.decoding())?, p.channels))
+        Ok(pixels(decode_image_with(&self.bytes, &self.name, &p.decoding())?, p.channels))
     }
 }

@@ -95,7 +95,7 @@ fn onnx_runtime_python_gets_cnnzoos_preprocessing_from_the_graph() {
         for (k, photo) in files.iter().enumerate() {
             // What cnnzoo feeds each model: its preprocessing, and the pixels it decodes.
             let input = load(photo, &p).unwrap();
-            let px = pixels(&open_image_with(photo, &p.decoding()).unwrap(), p.channels);
+            let px = pixels(open_image_with(photo, &p.decoding()).unwrap(), p.channels);
             let (input_path, pixels_path) = (dir.path().join(format!("{name}.{k}.f32")), dir.path().join(format!("{name}.{k}.u8")));
             write_raw(&input_path, input.iter().flat_map(|v| v.to_le_bytes()));
             write_raw(&pixels_path, px.iter().copied());

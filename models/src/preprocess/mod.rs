@@ -196,15 +196,16 @@ pub fn planes(img: &DynamicImage, channels: usize) -> Array3<f32> {
 /// 8-bit images go as they are, and the graph converts them to its channels
 /// as [`preprocess`] would; other layouts (alpha, 16 bits, float) are
 /// converted to `channels` here and rounded to 8 bits, which [`preprocess`]
-/// does not do (half a level at most).
-pub fn pixels(img: &DynamicImage, channels: usize) -> Array3<u8> {
+/// does not do (half a level at most). Takes the image so that the common
+/// layouts hand over the decoder's buffer instead of copying it.
+pub fn pixels(img: DynamicImage, channels: usize) -> Array3<u8> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let shaped = |c: usize, raw: Vec<u8>| Array3::from_shape_vec((h, w, c), raw).expect("the decoder's buffer is H x W x C");
     match img {
-        DynamicImage::ImageLuma8(b) => shaped(1, b.as_raw().clone()),
-        DynamicImage::ImageRgb8(b) => shaped(3, b.as_raw().clone()),
-        _ => {
-            let rows = Rows::new(img, channels);
+        DynamicImage::ImageLuma8(b) => shaped(1, b.into_raw()),
+        DynamicImage::ImageRgb8(b) => shaped(3, b.into_raw()),
+        img => {
+            let rows = Rows::new(&img, channels);
             let mut line = vec![0.0f32; channels * w];
             let mut out = Array3::<u8>::zeros((h, w, channels));
             for y in 0..h {
