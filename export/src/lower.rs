@@ -84,6 +84,54 @@ fn fold_into_conv(w: &[f32], b: &[f32], bn: [&[f32]; 4], eps: f64) -> (Vec<f32>,
     (w2, b2)
 }
 
+/// The weights of PyTorch's adaptive average pooling from `len` inputs to
+/// `out` outputs along one axis, `[out, len]`: row `i` averages inputs
+/// `floor(i * len / out) .. ceil((i + 1) * len / out)`.
+fn adaptive_weights(len: usize, out: usize) -> Vec<f32> {
+    let mut m = vec![0.0f32; out * len];
+    for i in 0..out {
+        let (lo, hi) = (i * len / out, ((i + 1) * len).div_ceil(out));
+        for j in lo..hi {
+            m[i * len + j] = 1.0 / (hi - lo) as f32;
+        }
+    }
+    m
+}
+
+/// `AdaptiveAvgPool2d(side)` on an `[h, w]` map: nothing when the map is
+/// already that size, an `AveragePool` when the windows tile it evenly, and
+/// otherwise (windows of unequal sizes, which no ONNX pooling op expresses)
+/// the two matrix products `rows @ x @ cols` with the pooling weights.
+fn adaptive_avg_pool(
+    nodes: &mut Vec<NodeProto>,
+    inits: &mut Vec<TensorProto>,
+    name: &str,
+    input: &str,
+    out: &str,
+    [h, w]: [usize; 2],
+    side: usize,
+) {
+    if h == side && w == side {
+        nodes.push(node("Identity", name, &[input], out, vec![]));
+    } else if h % side == 0 && w % side == 0 {
+        let attrs = vec![
+            ints("kernel_shape", &[(h / side) as i64, (w / side) as i64]),
+            ints("strides", &[(h / side) as i64, (w / side) as i64]),
+            ints("pads", &[0; 4]),
+        ];
+        nodes.push(node("AveragePool", name, &[input], out, attrs));
+    } else {
+        let (rows, cols, tmp) = (format!("{name}.row_weights"), format!("{name}.column_weights"), format!("{out}.columns_pooled"));
+        let cw = adaptive_weights(w, side);
+        // cols is [w, side]: the transpose of the per-axis weights.
+        let cols_t: Vec<f32> = (0..w * side).map(|k| cw[(k % side) * w + k / side]).collect();
+        inits.push(tensor(&rows, &[side, h], &adaptive_weights(h, side)));
+        inits.push(tensor(&cols, &[w, side], &cols_t));
+        nodes.push(node("MatMul", &format!("{name}.columns"), &[input, &cols], &tmp, vec![]));
+        nodes.push(node("MatMul", name, &[&rows, &tmp], out, vec![]));
+    }
+}
+
 /// The ONNX model of `graph` with `weights` (checked against the graph first).
 pub fn lower(graph: &Graph, weights: &Weights, opts: &ExportOptions) -> Result<ModelProto, ExportError> {
     if !OPSETS.contains(&opts.opset) {
@@ -126,17 +174,26 @@ pub fn lower(graph: &Graph, weights: &Weights, opts: &ExportOptions) -> Result<M
         let pnames: Vec<&str> = n.params.iter().map(|p| p.name.as_str()).collect();
         match n.op {
             Op::Input => {}
-            Op::Conv2d { kernel, stride, pad, .. } => {
-                let (w, b) = (param(i, 0), param(i, 1));
+            Op::Conv2d { out: channels, kernel, stride, pad, bias } => {
+                let w = param(i, 0);
+                let zeros = vec![0.0; channels];
+                let b = if bias { param(i, 1).data.as_slice() } else { &zeros };
+                // A bias-less convolution gets one when a batch norm folds into it.
                 let (wd, bd) = match folded_into[i] {
                     Some(k) => {
                         let Op::BatchNorm2d { eps, .. } = graph.nodes[k].op else { unreachable!("folds() only marks batch norms") };
-                        fold_into_conv(&w.data, &b.data, [0, 1, 2, 3].map(|p| param(k, p).data.as_slice()), eps)
+                        let (wd, bd) = fold_into_conv(&w.data, b, [0, 1, 2, 3].map(|p| param(k, p).data.as_slice()), eps);
+                        (wd, Some(bd))
                     }
-                    None => (w.data.clone(), b.data.clone()),
+                    None => (w.data.clone(), bias.then(|| b.to_vec())),
                 };
+                let bias_name = pnames.get(1).map(|s| s.to_string()).unwrap_or_else(|| format!("{}.bias", n.name));
                 inits.push(tensor(pnames[0], &w.shape, &wd));
-                inits.push(tensor(pnames[1], &b.shape, &bd));
+                let mut conv_inputs = vec![ins[0], pnames[0]];
+                if let Some(bd) = &bd {
+                    inits.push(tensor(&bias_name, &[channels], bd));
+                    conv_inputs.push(&bias_name);
+                }
                 let attrs = vec![
                     ints("kernel_shape", &pair(kernel)),
                     ints("strides", &pair(stride)),
@@ -144,7 +201,7 @@ pub fn lower(graph: &Graph, weights: &Weights, opts: &ExportOptions) -> Result<M
                     ints("dilations", &[1, 1]),
                     int("group", 1),
                 ];
-                nodes.push(node("Conv", &n.name, &[ins[0], pnames[0], pnames[1]], out, attrs));
+                nodes.push(node("Conv", &n.name, &conv_inputs, out, attrs));
             }
             Op::BatchNorm2d { eps, .. } => {
                 for (k, p) in n.params.iter().enumerate() {
@@ -167,12 +224,12 @@ pub fn lower(graph: &Graph, weights: &Weights, opts: &ExportOptions) -> Result<M
             }
             Op::Relu => nodes.push(node("Relu", &n.name, &ins, out, vec![])),
             Op::Sigmoid => nodes.push(node("Sigmoid", &n.name, &ins, out, vec![])),
-            Op::MaxPool2d { kernel, stride, pad } => {
+            Op::MaxPool2d { kernel, stride, pad, ceil } => {
                 let attrs = vec![
                     ints("kernel_shape", &pair(kernel)),
                     ints("strides", &pair(stride)),
                     ints("pads", &[pad as i64; 4]),
-                    int("ceil_mode", 0),
+                    int("ceil_mode", ceil as i64),
                 ];
                 nodes.push(node("MaxPool", &n.name, &ins, out, attrs));
             }
@@ -185,6 +242,10 @@ pub fn lower(graph: &Graph, weights: &Weights, opts: &ExportOptions) -> Result<M
                     int("count_include_pad", 1),
                 ];
                 nodes.push(node("AveragePool", &n.name, &ins, out, attrs));
+            }
+            Op::AdaptiveAvgPool2d { out: side } => {
+                let shape = &graph.nodes[n.inputs[0]].shape;
+                adaptive_avg_pool(&mut nodes, &mut inits, &n.name, ins[0], out, [shape[1], shape[2]], side);
             }
             Op::GlobalAvgPool => nodes.push(node("GlobalAveragePool", &n.name, &ins, out, vec![])),
             Op::GlobalMaxPool => nodes.push(node("GlobalMaxPool", &n.name, &ins, out, vec![])),
@@ -227,7 +288,17 @@ pub fn lower(graph: &Graph, weights: &Weights, opts: &ExportOptions) -> Result<M
 
 #[cfg(test)]
 mod tests {
-    use super::{fold_into_conv, ir_version};
+    use super::{adaptive_weights, fold_into_conv, ir_version};
+
+    #[test]
+    fn adaptive_pooling_weights_are_pytorchs_windows() {
+        // 5 -> 3: windows [0, 2), [1, 4), [3, 5), as PyTorch's start/end indices give.
+        let m = adaptive_weights(5, 3);
+        let third = 1.0 / 3.0;
+        assert_eq!(m, vec![0.5, 0.5, 0.0, 0.0, 0.0, 0.0, third, third, third, 0.0, 0.0, 0.0, 0.0, 0.5, 0.5]);
+        // 1 -> 6 repeats the one input.
+        assert_eq!(adaptive_weights(1, 6), vec![1.0; 6]);
+    }
 
     #[test]
     fn the_ir_version_is_the_one_each_opset_shipped_with() {

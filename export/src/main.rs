@@ -19,11 +19,15 @@ const MAX_ONNX_BYTES: u64 = 2 << 30;
 use cnnzoo_train::checkpoint;
 use sha2::{Digest, Sha256};
 
+mod import;
 mod int8;
 mod validate;
 
 const EXAMPLES: &str = "Examples:
   cnnzoo-export runs/resnet18.ot                 # writes runs/resnet18.onnx
+  cnnzoo-export resnet18-f37072fd.pth --arch tv_resnet18 -o resnet18.onnx   # torchvision's published weights
+  cnnzoo-export weights.safetensors --arch tv_densenet121 --in-chans 1      # a gray-input DenseNet-121
+  cnnzoo-export timm-resnet50.a1_in1k/           # a Hugging Face timm folder (config.json + model.safetensors)
   cnnzoo-export runs/densenet.ot --features-only -o densenet-backbone.onnx
   cnnzoo-export runs/lenet.ot --opset 13 --no-fold-bn
   cnnzoo-export runs/lenet.ot --embed-preprocessing -o lenet-images.onnx   # takes uint8 [N, H, W, C] pixels
@@ -33,9 +37,21 @@ const EXAMPLES: &str = "Examples:
 #[derive(Debug, Parser)]
 #[command(name = "cnnzoo-export", disable_version_flag = true, about = "Export a cnnzoo-train checkpoint (NAME.ot + NAME.json) to ONNX, or inspect an ONNX file", after_help = EXAMPLES)]
 struct Cli {
-    /// The checkpoint (NAME.ot, with NAME.json beside it), or with --inspect an ONNX file.
+    /// The checkpoint (NAME.ot, with NAME.json beside it); published weights (a torch.save state dict .pth/.pt/.bin, a .safetensors file, or a Hugging Face timm folder); or with --inspect an ONNX file.
     #[arg(required_unless_present_any = ["version", "completions"])]
     input: Option<PathBuf>,
+    /// The network a state dict is for (`cnnzoo-train --list`), e.g. tv_resnet18 [default: a timm folder's config.json says].
+    #[arg(long, help_heading = "Published weights")]
+    arch: Option<String>,
+    /// Input channels: 1 sums the first convolution's filters over RGB for grayscale images (timm's in_chans=1).
+    #[arg(long, value_parser = in_chans, help_heading = "Published weights")]
+    in_chans: Option<u8>,
+    /// The network's input side (the centre crop; the resize keeps its proportion) [default: the weights' own, 224].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=4096), help_heading = "Published weights")]
+    size: Option<u16>,
+    /// Class names, one per line, in logit order [default: ImageNet-1k's for 1000 classes, a timm folder's label_names].
+    #[arg(long, value_name = "FILE", help_heading = "Published weights")]
+    classes: Option<PathBuf>,
     /// Output file [default: NAME.onnx beside the checkpoint].
     #[arg(short, long, conflicts_with = "triton_repo")]
     output: Option<PathBuf>,
@@ -87,6 +103,9 @@ struct Cli {
     /// Largest difference allowed between the export (ONNX Runtime) and the checkpoint (libtorch) [default: 1e-4; 1e-2 with --fp16].
     #[arg(long, value_parser = positive_atol, conflicts_with_all = ["int8", "no_validate"])]
     atol: Option<f64>,
+    /// Difference allowed in proportion to the checkpoint's value, on top of --atol (numpy's allclose) [default: 1e-5; 1e-3 with --fp16].
+    #[arg(long, value_parser = non_negative, conflicts_with_all = ["int8", "no_validate"])]
+    rtol: Option<f64>,
     /// Skip running the export against the checkpoint before writing it.
     #[arg(long, conflicts_with = "int8")]
     no_validate: bool,
@@ -117,6 +136,21 @@ fn percent(s: &str) -> Result<f64, String> {
     }
 }
 
+fn in_chans(s: &str) -> Result<u8, String> {
+    match s {
+        "1" => Ok(1),
+        "3" => Ok(3),
+        _ => Err("must be 1 (grayscale) or 3 (RGB)".into()),
+    }
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("must be a finite number, 0 or more".into()),
+    }
+}
+
 fn positive_atol(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
@@ -143,14 +177,33 @@ fn inspect_file(path: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn sha256_of(path: &Path) -> anyhow::Result<String> {
+    let bytes = read_bounded(path, cnnzoo_models::weights::MAX_WEIGHTS_BYTES).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
 fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     if input.extension().is_some_and(|e| e == "onnx") {
         bail!("{}: is already an ONNX file (use --inspect to describe it)", input.display());
     }
-    let ck = checkpoint::load(input)?;
-    let sha = Sha256::digest(read_bounded(input, MAX_ONNX_BYTES).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?);
-    let sha: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+    let is_checkpoint = input.extension().is_some_and(|e| e == "ot");
+    let (ck, sha, extra) = if is_checkpoint {
+        if let Some(flag) = [
+            ("--arch", cli.arch.is_some()),
+            ("--in-chans", cli.in_chans.is_some()),
+            ("--size", cli.size.is_some()),
+            ("--classes", cli.classes.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(f, given)| given.then_some(f))
+        {
+            bail!("{flag}: applies to published weights, not to a cnnzoo checkpoint ({} has its own manifest)", input.display());
+        }
+        (checkpoint::load(input)?, sha256_of(input)?, vec![])
+    } else {
+        import::checkpoint(input, cli.arch.clone(), cli.in_chans, cli.size, cli.classes.as_deref())?
+    };
     let opset = cli.opset.unwrap_or(if cli.embed_preprocessing { embed::MIN_OPSET } else { DEFAULT_OPSET });
     if cli.embed_preprocessing && opset < embed::MIN_OPSET {
         bail!("--embed-preprocessing with --opset {opset}: the in-graph resize needs opset {} or later", embed::MIN_OPSET);
@@ -159,7 +212,7 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
         opset,
         fold_bn: !cli.no_fold_bn,
         features_only: cli.features_only,
-        metadata: metadata(&ck.manifest, &Provenance::new(&sha, !cli.no_fold_bn, cli.features_only)),
+        metadata: metadata(&ck.manifest, &Provenance::new(&sha, !cli.no_fold_bn, cli.features_only)).into_iter().chain(extra).collect(),
     };
     let model = lower(&ck.graph, &ck.weights, &opts).with_context(|| format!("exporting {}", input.display()))?;
     if cli.int8 {
@@ -177,10 +230,11 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
         None
     } else {
         let atol = cli.atol.unwrap_or(if cli.fp16 { 1e-2 } else { 1e-4 });
-        let v = validate::validate(&ck, &bytes, atol)?;
-        if v.max_abs_diff > atol {
+        let rtol = cli.rtol.unwrap_or(if cli.fp16 { 1e-3 } else { 1e-5 });
+        let v = validate::validate(&ck, &bytes, atol, rtol)?;
+        if !v.passed {
             bail!(
-                "validation failed: the export and the checkpoint differ by up to {:.3e} on {} {} (--atol {atol:e}); nothing written (--no-validate skips the check)",
+                "validation failed: the export and the checkpoint differ by up to {:.3e} on {} {} (--atol {atol:e}, --rtol {rtol:e}); nothing written (--no-validate skips the check)",
                 v.max_abs_diff,
                 v.batch,
                 v.inputs
@@ -230,7 +284,10 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
         println!("{json}");
     } else {
         if let Some(v) = &validation {
-            println!("validated against libtorch on {} {}: max abs diff {:.2e} (--atol {:e})", v.batch, v.inputs, v.max_abs_diff, v.atol);
+            println!(
+                "validated against libtorch on {} {}: max abs diff {:.2e} (--atol {:e}, --rtol {:e})",
+                v.batch, v.inputs, v.max_abs_diff, v.atol, v.rtol
+            );
         }
         if let Some(c) = &embedded {
             println!(

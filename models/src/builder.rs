@@ -4,18 +4,23 @@
 use crate::graph::{Graph, Node, Op, Param, ParamRole, ValueId};
 use crate::ModelError;
 
-/// Convolution settings: `Conv::k(3).out(64).pad(1)`.
+/// Convolution settings: `Conv::k(3).out(64).pad(1)`, with a bias unless `.no_bias()`.
 #[derive(Debug, Clone, Copy)]
 pub struct Conv {
     pub out: usize,
     pub kernel: usize,
     pub stride: usize,
     pub pad: usize,
+    pub bias: bool,
 }
 
 impl Conv {
     pub fn k(kernel: usize) -> Self {
-        Conv { out: 0, kernel, stride: 1, pad: 0 }
+        Conv { out: 0, kernel, stride: 1, pad: 0, bias: true }
+    }
+    /// No bias parameter (a batch norm follows and would cancel it).
+    pub fn no_bias(self) -> Self {
+        Conv { bias: false, ..self }
     }
     pub fn out(self, out: usize) -> Self {
         Conv { out, ..self }
@@ -28,17 +33,23 @@ impl Conv {
     }
 }
 
-/// Pooling window: `Pool::k(3).stride(2).pad(1)`; stride defaults to the kernel.
+/// Pooling window: `Pool::k(3).stride(2).pad(1)`; stride defaults to the
+/// kernel, the output side rounds down unless `.ceil()` (max pooling only).
 #[derive(Debug, Clone, Copy)]
 pub struct Pool {
     pub kernel: usize,
     pub stride: usize,
     pub pad: usize,
+    pub ceil: bool,
 }
 
 impl Pool {
     pub fn k(kernel: usize) -> Self {
-        Pool { kernel, stride: kernel, pad: 0 }
+        Pool { kernel, stride: kernel, pad: 0, ceil: false }
+    }
+    /// PyTorch's `ceil_mode=True`.
+    pub fn ceil(self) -> Self {
+        Pool { ceil: true, ..self }
     }
     pub fn stride(self, stride: usize) -> Self {
         Pool { stride, ..self }
@@ -106,14 +117,21 @@ impl Builder {
     }
 
     /// Output side of a sliding window, or an error when the map is too small.
-    fn window(name: &str, side: usize, kernel: usize, stride: usize, pad: usize) -> Result<usize> {
+    /// With `ceil`, as libtorch's `pooling_output_shape`: the side rounds up,
+    /// less a last window that would start in the right padding.
+    fn window(name: &str, side: usize, kernel: usize, stride: usize, pad: usize, ceil: bool) -> Result<usize> {
         if side + 2 * pad < kernel {
             return Err(ModelError::Shape {
                 node: name.into(),
                 detail: format!("a {side}x{side} map is smaller than its {kernel}x{kernel} window"),
             });
         }
-        Ok((side + 2 * pad - kernel) / stride + 1)
+        let span = side + 2 * pad - kernel;
+        if !ceil {
+            return Ok(span / stride + 1);
+        }
+        let out = span.div_ceil(stride) + 1;
+        Ok(if (out - 1) * stride >= side + pad { out - 1 } else { out })
     }
 
     fn param(&self, node: &str, leaf: &str, shape: Vec<usize>, role: ParamRole) -> Param {
@@ -123,24 +141,29 @@ impl Builder {
     pub fn conv2d(&mut self, name: &str, x: ValueId, c: Conv) -> Result<ValueId> {
         let name = self.path(name);
         let [cin, h, w] = self.map3(&name, x)?;
-        let oh = Self::window(&name, h, c.kernel, c.stride, c.pad)?;
-        let ow = Self::window(&name, w, c.kernel, c.stride, c.pad)?;
+        let oh = Self::window(&name, h, c.kernel, c.stride, c.pad, false)?;
+        let ow = Self::window(&name, w, c.kernel, c.stride, c.pad, false)?;
         let fan_in = cin * c.kernel * c.kernel;
-        let params = vec![
-            self.param(
-                &name,
-                "weight",
-                vec![c.out, cin, c.kernel, c.kernel],
-                ParamRole::Weight { fan_in, fan_out: c.out * c.kernel * c.kernel },
-            ),
-            self.param(&name, "bias", vec![c.out], ParamRole::Bias { fan_in }),
-        ];
-        let op = Op::Conv2d { out: c.out, kernel: c.kernel, stride: c.stride, pad: c.pad };
+        let mut params = vec![self.param(
+            &name,
+            "weight",
+            vec![c.out, cin, c.kernel, c.kernel],
+            ParamRole::Weight { fan_in, fan_out: c.out * c.kernel * c.kernel },
+        )];
+        if c.bias {
+            params.push(self.param(&name, "bias", vec![c.out], ParamRole::Bias { fan_in }));
+        }
+        let op = Op::Conv2d { out: c.out, kernel: c.kernel, stride: c.stride, pad: c.pad, bias: c.bias };
         Ok(self.push(name, op, vec![x], vec![c.out, oh, ow], params))
     }
 
     /// Batch norm with PyTorch's defaults (eps 1e-5, momentum 0.1).
     pub fn batch_norm(&mut self, name: &str, x: ValueId) -> Result<ValueId> {
+        self.batch_norm_eps(name, x, 1e-5)
+    }
+
+    /// Batch norm with another epsilon (torchvision's GoogLeNet: 1e-3).
+    pub fn batch_norm_eps(&mut self, name: &str, x: ValueId, eps: f64) -> Result<ValueId> {
         let name = self.path(name);
         let shape = self.map3(&name, x)?.to_vec();
         let c = shape[0];
@@ -153,7 +176,7 @@ impl Builder {
         .into_iter()
         .map(|(leaf, role)| self.param(&name, leaf, vec![c], role))
         .collect();
-        Ok(self.push(name, Op::BatchNorm2d { eps: 1e-5, momentum: 0.1 }, vec![x], shape, params))
+        Ok(self.push(name, Op::BatchNorm2d { eps, momentum: 0.1 }, vec![x], shape, params))
     }
 
     pub fn linear(&mut self, name: &str, x: ValueId, out: usize) -> Result<ValueId> {
@@ -188,13 +211,13 @@ impl Builder {
     }
 
     pub fn max_pool(&mut self, x: ValueId, p: Pool) -> Result<ValueId> {
-        let op = Op::MaxPool2d { kernel: p.kernel, stride: p.stride, pad: p.pad };
+        let op = Op::MaxPool2d { kernel: p.kernel, stride: p.stride, pad: p.pad, ceil: p.ceil };
         self.pool(op, x, p)
     }
 
     pub fn avg_pool(&mut self, x: ValueId, p: Pool) -> Result<ValueId> {
-        if p.pad != 0 {
-            return Err(ModelError::Config("average pooling takes no padding".into()));
+        if p.pad != 0 || p.ceil {
+            return Err(ModelError::Config("average pooling takes no padding and rounds down".into()));
         }
         self.pool(Op::AvgPool2d { kernel: p.kernel, stride: p.stride }, x, p)
     }
@@ -202,9 +225,19 @@ impl Builder {
     fn pool(&mut self, op: Op, x: ValueId, p: Pool) -> Result<ValueId> {
         let name = self.auto_name(op.kind());
         let [c, h, w] = self.map3(&name, x)?;
-        let oh = Self::window(&name, h, p.kernel, p.stride, p.pad)?;
-        let ow = Self::window(&name, w, p.kernel, p.stride, p.pad)?;
+        let oh = Self::window(&name, h, p.kernel, p.stride, p.pad, p.ceil)?;
+        let ow = Self::window(&name, w, p.kernel, p.stride, p.pad, p.ceil)?;
         Ok(self.push(name, op, vec![x], vec![c, oh, ow], vec![]))
+    }
+
+    /// PyTorch's `AdaptiveAvgPool2d(out)`: `[C, out, out]` from any map size.
+    pub fn adaptive_avg_pool(&mut self, x: ValueId, out: usize) -> Result<ValueId> {
+        let name = self.auto_name("adaptivepool");
+        let [c, _, _] = self.map3(&name, x)?;
+        if out == 0 {
+            return Err(ModelError::Config("adaptive pooling needs an output side of 1 or more".into()));
+        }
+        Ok(self.push(name, Op::AdaptiveAvgPool2d { out }, vec![x], vec![c, out, out], vec![]))
     }
 
     pub fn global_avg_pool(&mut self, x: ValueId) -> Result<ValueId> {

@@ -41,6 +41,8 @@ pub mod keys {
     pub const TRAINING_VERSIONS: &str = "cnnzoo.training_versions";
     /// INT8 exports: scheme, calibration method and images, fp32 and INT8 test accuracy.
     pub const QUANTIZATION: &str = "cnnzoo.quantization";
+    /// Exports of published weights: the file, its format and SHA-256, and what was adapted.
+    pub const WEIGHTS: &str = "cnnzoo.weights";
     /// Every key's common prefix: a model with none of them has no card.
     pub const PREFIX: &str = "cnnzoo.";
 }

@@ -12,12 +12,14 @@ pub type ValueId = usize;
 pub enum Op {
     /// The network input, `[C, H, W]` per example.
     Input,
-    /// Convolution with bias; params `weight [out, in, k, k]`, `bias [out]`.
+    /// Convolution; params `weight [out, in, k, k]` and, if `bias`, `bias [out]`
+    /// (torchvision's convolutions before a batch norm have none).
     Conv2d {
         out: usize,
         kernel: usize,
         stride: usize,
         pad: usize,
+        bias: bool,
     },
     /// Batch norm over channels; params `weight`, `bias` and buffers
     /// `running_mean`, `running_var`, all `[C]`.
@@ -31,16 +33,25 @@ pub enum Op {
     },
     Relu,
     Sigmoid,
-    /// Max pooling, floor mode; padding counts as -inf.
+    /// Max pooling; padding counts as -inf. `ceil` is PyTorch's `ceil_mode`
+    /// (torchvision's GoogLeNet): a last, partial window is kept as long as it
+    /// starts inside the input or its left padding.
     MaxPool2d {
         kernel: usize,
         stride: usize,
         pad: usize,
+        ceil: bool,
     },
     /// Average pooling, floor mode, no padding.
     AvgPool2d {
         kernel: usize,
         stride: usize,
+    },
+    /// PyTorch's `AdaptiveAvgPool2d(out)`: output cell `i` averages inputs
+    /// `floor(i * in / out) .. ceil((i + 1) * in / out)` on each axis
+    /// (torchvision's AlexNet, `[C, 6, 6]` whatever the input size).
+    AdaptiveAvgPool2d {
+        out: usize,
     },
     /// Average over the whole map to `[C, 1, 1]`.
     GlobalAvgPool,
@@ -70,6 +81,7 @@ impl Op {
             Op::Sigmoid => "sigmoid",
             Op::MaxPool2d { .. } => "maxpool",
             Op::AvgPool2d { .. } => "avgpool",
+            Op::AdaptiveAvgPool2d { .. } => "adaptivepool",
             Op::GlobalAvgPool => "gap",
             Op::GlobalMaxPool => "gmp",
             Op::Flatten => "flatten",
@@ -181,6 +193,7 @@ impl Graph {
             Op::Relu | Op::Sigmoid | Op::Add => out,
             Op::MaxPool2d { kernel, .. } | Op::AvgPool2d { kernel, .. } => out * (kernel * kernel) as u64,
             Op::GlobalAvgPool | Op::GlobalMaxPool => input(0).iter().product::<usize>() as u64,
+            Op::AdaptiveAvgPool2d { .. } => input(0).iter().product::<usize>().max(out as usize) as u64,
         }
     }
 

@@ -22,7 +22,7 @@ pub mod fsio;
 mod graph;
 mod manifest;
 pub mod preprocess;
-mod weights;
+pub mod weights;
 pub mod zoo;
 
 pub use builder::{Builder, Conv, Pool};
@@ -33,4 +33,4 @@ pub use graph::{Graph, Node, Op, Param, ParamRole, ValueId};
 pub use manifest::{EpochMetrics, Hyperparameters, Manifest};
 pub use preprocess::Preprocessing;
 pub use weights::{Tensor32, Weights};
-pub use zoo::{build, Arch, Config, Recipe, ARCHS};
+pub use zoo::{build, Arch, Config, Family, Published, Recipe, ARCHS, IMAGENET_MEAN, IMAGENET_STD};

@@ -16,6 +16,13 @@ fn parameter_counts_match_the_reference() {
         ("googlenet", 5_977_530),
         ("resnet18", 11_178_378),
         ("densenet", 758_226),
+        // torchvision's own counts (`sum(p.numel() for p in model.parameters())`).
+        ("tv_alexnet", 61_100_840),
+        ("tv_googlenet", 6_624_904),
+        ("tv_resnet18", 11_689_512),
+        ("tv_resnet34", 21_797_672),
+        ("tv_resnet50", 25_557_032),
+        ("tv_densenet121", 7_978_856),
     ];
     assert_eq!(ARCHS.len(), expected.len());
     every::every(
@@ -31,16 +38,30 @@ fn parameter_counts_match_the_reference() {
 
 #[test]
 fn feature_dims_and_logits() {
-    let expected = [("lenet", 84), ("alexnet", 4096), ("nin", 384), ("googlenet", 1024), ("resnet18", 512), ("densenet", 248)];
+    let expected = [
+        ("lenet", 84),
+        ("alexnet", 4096),
+        ("nin", 384),
+        ("googlenet", 1024),
+        ("resnet18", 512),
+        ("densenet", 248),
+        ("tv_alexnet", 4096),
+        ("tv_googlenet", 1024),
+        ("tv_resnet18", 512),
+        ("tv_resnet34", 512),
+        ("tv_resnet50", 2048),
+        ("tv_densenet121", 1024),
+    ];
     every::every(
         expected,
         |(name, _)| name.to_string(),
         |&(name, dim)| {
             let arch = Arch::find(name).unwrap();
-            let g = arch.build(&arch.default_config()).unwrap();
+            let cfg = arch.default_config();
+            let g = arch.build(&cfg).unwrap();
             assert_eq!(g.feature_dim(), dim, "{name}");
-            assert_eq!(g.nodes[g.logits].shape, vec![10], "{name}");
-            assert_eq!(g.input_shape(), [1, arch.recipe.size, arch.recipe.size]);
+            assert_eq!(g.nodes[g.logits].shape, vec![cfg.classes], "{name}");
+            assert_eq!(g.input_shape(), [cfg.in_channels, arch.recipe.size, arch.recipe.size]);
         },
     );
 }
@@ -79,9 +100,54 @@ fn too_small_input_names_the_smallest_size_that_works() {
         rejected.push((arch.name, min));
     }
     let names: Vec<_> = rejected.iter().map(|r| r.0).collect();
-    assert_eq!(names, ["lenet", "alexnet", "nin", "densenet"]);
+    assert_eq!(names, ["lenet", "alexnet", "nin", "densenet", "tv_alexnet", "tv_googlenet", "tv_densenet121"]);
     // LeNet: s/2 after the first pool, s/2 - 4 after conv2, and the last 2x2 pool needs 2: 12 px.
     assert_eq!(rejected[0].1, 12);
+}
+
+#[test]
+fn torchvision_layouts_name_their_parameters_as_its_state_dicts() {
+    // First, last and some inner keys of torchvision's state_dicts, and their
+    // count without `num_batches_tracked` (one per batch norm).
+    let cases = [
+        ("tv_resnet18", 122 - 20, &["conv1.weight", "layer2.0.downsample.1.running_var", "layer4.1.bn2.bias", "fc.bias"][..]),
+        ("tv_resnet50", 320 - 53, &["layer1.0.conv3.weight", "layer3.5.bn3.running_mean", "layer4.0.downsample.0.weight"]),
+        (
+            "tv_densenet121",
+            727 - 121,
+            &[
+                "features.conv0.weight",
+                "features.denseblock3.denselayer24.conv2.weight",
+                "features.transition2.norm.weight",
+                "features.norm5.running_var",
+                "classifier.weight",
+            ],
+        ),
+        (
+            "tv_googlenet",
+            344 - 57,
+            &[
+                "conv1.conv.weight",
+                "conv1.bn.running_var",
+                "inception4e.branch3.1.conv.weight",
+                "inception5b.branch4.1.bn.bias",
+                "fc.weight",
+            ],
+        ),
+        ("tv_alexnet", 16, &["features.0.weight", "features.10.bias", "classifier.1.weight", "classifier.6.bias"]),
+    ];
+    for (name, count, keys) in cases {
+        let arch = Arch::find(name).unwrap();
+        let g = arch.build(&arch.default_config()).unwrap();
+        let names: Vec<&str> = g.params().map(|p| p.name.as_str()).collect();
+        assert_eq!(names.len(), count, "{name}");
+        for key in keys {
+            assert!(names.contains(key), "{name}: {key} missing");
+        }
+    }
+    // AlexNet's classifier reads 256 x 6 x 6 whatever the input size.
+    let small = build("tv_alexnet", &Config { in_channels: 1, classes: 10, size: 64 }).unwrap();
+    assert_eq!(small.params().find(|p| p.name == "classifier.1.weight").unwrap().shape, vec![4096, 9216]);
 }
 
 #[test]

@@ -49,10 +49,11 @@ fn onnx_runtime_matches_libtorch_for_every_network() {
     let images = data.test.take(64).images;
     let dir = tempfile::tempdir().unwrap();
     every::every_network(|arch| {
-        let size = arch.recipe.size;
+        let cfg = arch.fashion_config(64);
+        let size = cfg.size;
         tch::manual_seed(3);
         let vs = VarStore::new(TchDevice::Cpu);
-        let mut net = Net::new(&vs.root(), arch.build(&arch.default_config()).unwrap());
+        let mut net = Net::new(&vs.root(), arch.build(&cfg).unwrap());
         cnnzoo_tests::randomize_batch_norms(&mut net).unwrap();
         let x = batch_input(&images, TchDevice::Cpu, size);
         let (logits, features) = tch::no_grad(|| net.forward_eval(&x));

@@ -25,6 +25,11 @@ type Define = fn(&mut Builder) -> Result<ValueId, ModelError>;
 fn cases() -> Vec<(&'static str, Define)> {
     vec![
         ("conv", |b| b.conv2d("conv", b.input(), Conv::k(3).out(4).stride(2).pad(1))),
+        ("conv without bias", |b| b.conv2d("conv", b.input(), Conv::k(3).out(4).pad(1).no_bias())),
+        ("conv without bias then batch_norm (folded, eps 1e-3)", |b| {
+            let x = b.conv2d("conv", b.input(), Conv::k(1).out(5).no_bias())?;
+            b.batch_norm_eps("bn", x, 1e-3)
+        }),
         ("batch_norm", |b| b.batch_norm("bn", b.input())),
         ("conv_then_batch_norm (folded)", |b| {
             let x = b.conv2d("conv", b.input(), Conv::k(3).out(5).pad(1))?;
@@ -37,6 +42,16 @@ fn cases() -> Vec<(&'static str, Define)> {
         ("relu", |b| Ok(b.relu(b.input()))),
         ("sigmoid", |b| Ok(b.sigmoid(b.input()))),
         ("max_pool", |b| b.max_pool(b.input(), Pool::k(3).stride(2).pad(1))),
+        // 9 -> ceil(6 / 2) + 1 = 4 (a last window hanging over the edge) and 9 -> 9.
+        ("max_pool (ceil mode)", |b| b.max_pool(b.input(), Pool::k(3).stride(2).ceil())),
+        ("max_pool (ceil mode, stride 1, padded)", |b| b.max_pool(b.input(), Pool::k(3).stride(1).pad(1).ceil())),
+        ("adaptive_avg_pool (unequal windows, 9 -> 6)", |b| b.adaptive_avg_pool(b.input(), 6)),
+        ("adaptive_avg_pool (even windows, 9 -> 3)", |b| b.adaptive_avg_pool(b.input(), 3)),
+        ("adaptive_avg_pool (identity, 9 -> 9)", |b| b.adaptive_avg_pool(b.input(), 9)),
+        ("adaptive_avg_pool (upsampling, 1 -> 6)", |b| {
+            let x = b.global_avg_pool(b.input())?;
+            b.adaptive_avg_pool(x, 6)
+        }),
         ("avg_pool", |b| b.avg_pool(b.input(), Pool::k(2).stride(2))),
         ("global_avg_pool", |b| b.global_avg_pool(b.input())),
         ("global_max_pool", |b| b.global_max_pool(b.input())),

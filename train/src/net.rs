@@ -174,15 +174,16 @@ impl Net {
                     _ => x,
                 }
             }
-            Op::Conv2d { stride, pad, .. } => xs[0].conv2d(&cast(&p[0]), Some(&cast(&p[1])), pair(stride), pair(pad), [1, 1], 1),
+            Op::Conv2d { stride, pad, .. } => xs[0].conv2d(&cast(&p[0]), p.get(1).map(cast).as_ref(), pair(stride), pair(pad), [1, 1], 1),
             Op::BatchNorm2d { eps, momentum } => {
                 Tensor::batch_norm(xs[0], Some(&p[0]), Some(&p[1]), Some(&p[2]), Some(&p[3]), train, momentum, eps, true)
             }
             Op::Linear { .. } => xs[0].linear(&cast(&p[0]), Some(&cast(&p[1]))),
             Op::Relu => xs[0].relu(),
             Op::Sigmoid => xs[0].sigmoid(),
-            Op::MaxPool2d { kernel, stride, pad } => xs[0].max_pool2d(pair(kernel), pair(stride), pair(pad), [1, 1], false),
+            Op::MaxPool2d { kernel, stride, pad, ceil } => xs[0].max_pool2d(pair(kernel), pair(stride), pair(pad), [1, 1], ceil),
             Op::AvgPool2d { kernel, stride } => xs[0].avg_pool2d(pair(kernel), pair(stride), [0, 0], false, true, None),
+            Op::AdaptiveAvgPool2d { out } => xs[0].adaptive_avg_pool2d(pair(out)),
             Op::GlobalAvgPool => xs[0].adaptive_avg_pool2d([1, 1]),
             Op::GlobalMaxPool => xs[0].adaptive_max_pool2d([1, 1]).0,
             Op::Flatten => xs[0].flatten(1, -1),

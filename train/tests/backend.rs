@@ -23,10 +23,11 @@ static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn inferred_shapes_equal_tch_shapes_for_every_network() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
     every_network(|arch| {
-        let graph = arch.build(&arch.default_config()).unwrap();
+        let cfg = arch.fashion_config(64);
+        let graph = arch.build(&cfg).unwrap();
         let vs = VarStore::new(Device::Cpu);
         let net = Net::new(&vs.root(), graph.clone());
-        let x = Tensor::rand([2, 1, arch.recipe.size as i64, arch.recipe.size as i64], (Kind::Float, Device::Cpu));
+        let x = Tensor::rand([2, 1, cfg.size as i64, cfg.size as i64], (Kind::Float, Device::Cpu));
         let values = tch::no_grad(|| net.values(&x));
         for (node, value) in graph.nodes.iter().zip(&values) {
             let t = value.as_ref().unwrap_or_else(|| panic!("{}: {} was not computed", arch.name, node.name));
@@ -53,8 +54,9 @@ fn a_few_sgd_steps_lower_the_loss_of_every_network() {
     every_network(|arch| {
         tch::manual_seed(0);
         let vs = VarStore::new(Device::Cpu);
-        let net = Net::new(&vs.root(), arch.build(&arch.default_config()).unwrap());
-        let x = batch_input(&batch.images, Device::Cpu, arch.recipe.size);
+        let cfg = arch.fashion_config(64);
+        let net = Net::new(&vs.root(), arch.build(&cfg).unwrap());
+        let x = batch_input(&batch.images, Device::Cpu, cfg.size);
         let y = &batch.labels;
         // Same dropout masks for both measurements: reseed before each.
         let loss = |net: &Net| {

@@ -22,6 +22,17 @@ use cnnzoo_train::{Layout, Net, Precision};
 use tch::nn::{OptimizerConfig, VarStore};
 use tch::Device;
 
+/// The side the torchvision layouts are tested at (their 224 would only be slower).
+const TV_SIZE: usize = 128;
+
+/// Deep batch-normed networks whose one bf16 step, at initialization on a
+/// batch of 8, points elsewhere than the fp32 step in PyTorch's own autocast
+/// too (update cosine measured with torchvision at 128 px: ResNet-34 0.74,
+/// ResNet-50 0.10, DenseNet-121 0.66; ours 0.51, 0.06, 0.73, GoogLeNet 0.65):
+/// bf16's rounding through 30 to 120 layers, not the casts this test checks.
+/// Every op they use is in the networks that are checked.
+const BF16_STEP_DIVERGES: [&str; 4] = ["tv_googlenet", "tv_resnet34", "tv_resnet50", "tv_densenet121"];
+
 /// libtorch's generator is global: tests that seed it take turns.
 static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -29,7 +40,7 @@ static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn one_step(arch: &'static Arch, x: &tch::Tensor, y: &tch::Tensor, precision: Precision, layout: Layout) -> (f64, Vec<f32>) {
     tch::manual_seed(0);
     let vs = VarStore::new(Device::Cpu);
-    let graph = arch.build(&arch.default_config()).unwrap();
+    let graph = arch.build(&arch.fashion_config(TV_SIZE)).unwrap();
     let mut net = Net::new(&vs.root(), graph.clone());
     net.set_compute(precision, layout);
     let before = net.weights();
@@ -68,8 +79,12 @@ fn one_bf16_step_follows_the_fp32_step_on_every_network() {
     let data = load_idx(&fashion_mnist()).unwrap();
     let batch = data.train.take(8);
     every_network(|arch| {
-        let x = batch_input(&batch.images, Device::Cpu, arch.recipe.size);
-        let graph = arch.build(&arch.default_config()).unwrap();
+        if BF16_STEP_DIVERGES.contains(&arch.name) {
+            return;
+        }
+        let cfg = arch.fashion_config(TV_SIZE);
+        let x = batch_input(&batch.images, Device::Cpu, cfg.size);
+        let graph = arch.build(&cfg).unwrap();
         let batch_norm = graph.nodes.iter().any(|n| matches!(n.op, cnnzoo_models::Op::BatchNorm2d { .. }));
         let floor = if batch_norm { 0.9 } else { 0.99 };
         for layout in [Layout::Contiguous, Layout::ChannelsLast] {
@@ -92,7 +107,7 @@ fn channels_last_in_fp32_computes_what_contiguous_computes() {
     let batch = data.train.take(4);
     for name in ["lenet", "resnet18", "googlenet"] {
         let arch = Arch::find(name).unwrap();
-        let x = batch_input(&batch.images, Device::Cpu, arch.recipe.size);
+        let x = batch_input(&batch.images, Device::Cpu, arch.fashion_config(TV_SIZE).size);
         let (a, da) = one_step(arch, &x, &batch.labels, Precision::Fp32, Layout::Contiguous);
         let (b, db) = one_step(arch, &x, &batch.labels, Precision::Fp32, Layout::ChannelsLast);
         let cos = cosine(&da, &db);

@@ -25,12 +25,24 @@ pub use resize::{axpy, dot, Filter, Taps};
 pub struct Preprocessing {
     /// 1 = grayscale (ITU-R 601 luma, alpha composited on black), 3 = RGB.
     pub channels: usize,
-    /// Square side the image is resized to.
+    /// Square side of the network input: what the image is resized to, or,
+    /// with `resize_size`, what is cropped from its centre.
     pub size: usize,
-    /// Resize filter, as PyTorch's `interpolate(mode="bilinear",
-    /// align_corners=False)`: `bilinear` (no antialiasing, the first cards)
-    /// or `bilinear_antialias` (`antialias=True`; the same when upscaling).
+    /// torchvision's `Resize(resize_size)` then `CenterCrop(size)`: the
+    /// shorter side resized to this (the aspect ratio kept), then the centre
+    /// `size` square cut out. Absent: the whole image is resized to `size`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resize_size: Option<usize>,
+    /// Resize filter, as PyTorch's `interpolate(..., align_corners=False)`:
+    /// `bilinear` (no antialiasing, the first cards), `bilinear_antialias`
+    /// (`antialias=True`; the same when upscaling) or `bicubic_antialias`
+    /// (`mode="bicubic", antialias=True`).
     pub resize: String,
+    /// The resized image is rounded to whole 8-bit levels (clamped, ties to
+    /// even) before scaling, as torchvision's transforms do on a uint8 image
+    /// tensor: the published weights' own preprocessing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uint8_resize: bool,
     /// Pixels are multiplied by this (1/255 maps bytes to [0, 1]).
     pub scale: f32,
     /// Per-channel mean and std subtracted and divided after scaling, if any.
@@ -45,7 +57,7 @@ pub struct Preprocessing {
 }
 
 /// The resize filters this implementation knows.
-pub const RESIZE_FILTERS: [&str; 2] = Filter::NAMES;
+pub const RESIZE_FILTERS: [&str; 3] = Filter::NAMES;
 
 /// The largest input side a card may ask for (the zoo's largest is 224).
 pub const MAX_INPUT_SIDE: usize = 4096;
@@ -59,7 +71,88 @@ impl Preprocessing {
 
     /// The first cards' preprocessing: plain bilinear, EXIF tags ignored.
     pub fn bilinear_unit(channels: usize, size: usize) -> Self {
-        Preprocessing { channels, size, resize: "bilinear".into(), scale: 1.0 / 255.0, mean: None, std: None, exif_orientation: false }
+        Preprocessing {
+            channels,
+            size,
+            resize_size: None,
+            resize: "bilinear".into(),
+            uint8_resize: false,
+            scale: 1.0 / 255.0,
+            mean: None,
+            std: None,
+            exif_orientation: false,
+        }
+    }
+
+    /// torchvision's `weights.transforms()` (`ImageClassification`): RGB, the
+    /// shorter side resized to `resize_size` with `filter` on the uint8 image,
+    /// the centre `crop_size` square, scaled to [0, 1], normalized.
+    pub fn torchvision(resize_size: usize, crop_size: usize, filter: Filter, mean: [f32; 3], std: [f32; 3]) -> Self {
+        Preprocessing {
+            channels: 3,
+            size: crop_size,
+            resize_size: Some(resize_size),
+            resize: filter.name().into(),
+            uint8_resize: true,
+            scale: 1.0 / 255.0,
+            mean: Some(mean.to_vec()),
+            std: Some(std.to_vec()),
+            exif_orientation: true,
+        }
+    }
+
+    /// timm's evaluation transform for a `pretrained_cfg` (`resolve_data_config`
+    /// then `create_transform`): the shorter side resized to
+    /// `floor(size / crop_pct)` (`crop_mode` `center`) or the whole image to
+    /// `size` (`squash`), with its interpolation, then its mean and std.
+    pub fn timm(cfg: &crate::weights::PretrainedCfg) -> Result<Self, String> {
+        let [c, h, w] =
+            <[usize; 3]>::try_from(cfg.input_size.clone()).map_err(|_| format!("input_size {:?}: expected [C, H, W]", cfg.input_size))?;
+        if h != w {
+            return Err(format!("input_size {h}x{w}: only square inputs are supported"));
+        }
+        let filter = match cfg.interpolation.as_str() {
+            "bicubic" => Filter::BicubicAntialias,
+            "bilinear" => Filter::BilinearAntialias,
+            other => return Err(format!("interpolation {other:?}: only bilinear and bicubic are supported")),
+        };
+        let (mean, std) = match (<[f32; 3]>::try_from(cfg.mean.clone()), <[f32; 3]>::try_from(cfg.std.clone())) {
+            (Ok(m), Ok(s)) if c == 3 => (m, s),
+            _ => return Err(format!("mean {:?} / std {:?}: expected three values each for 3 channels", cfg.mean, cfg.std)),
+        };
+        if !(cfg.crop_pct > 0.0 && cfg.crop_pct <= 1.0) {
+            return Err(format!("crop_pct {}: must be in (0, 1]", cfg.crop_pct));
+        }
+        let resize_size = (h as f64 / cfg.crop_pct).floor() as usize;
+        let mut p = Preprocessing::torchvision(resize_size, h, filter, mean, std);
+        match cfg.crop_mode.as_deref() {
+            None | Some("center") => {}
+            Some("squash") => p.resize_size = None,
+            Some(other) => return Err(format!("crop_mode {other:?}: only center and squash are supported")),
+        }
+        Ok(p)
+    }
+
+    /// The image's size after the resize step, `(width, height)`: the shorter
+    /// side at `resize_size` and the longer scaled with it (truncated, as
+    /// torchvision's `int(size * long / short)`), or `size` x `size`.
+    pub fn resized(&self, width: usize, height: usize) -> (usize, usize) {
+        let Some(s) = self.resize_size else { return (self.size, self.size) };
+        let (short, long) = (width.min(height), width.max(height));
+        let long = ((s * long) as f64 / short as f64) as usize;
+        if width <= height {
+            (s, long)
+        } else {
+            (long, s)
+        }
+    }
+
+    /// The crop's top-left corner in the resized image, `(left, top)`:
+    /// torchvision's `int(round((resized - size) / 2.0))`, ties to even.
+    pub fn crop_origin(&self, width: usize, height: usize) -> (usize, usize) {
+        let (rw, rh) = self.resized(width, height);
+        let half = |d: usize| (d.saturating_sub(self.size) as f64 / 2.0).round_ties_even() as usize;
+        (half(rw), half(rh))
     }
 
     /// The resize filter (the card is valid).
@@ -83,6 +176,11 @@ impl Preprocessing {
         }
         if !(1..=MAX_INPUT_SIDE).contains(&self.size) {
             return Err(format!("size {}: must be 1 to {MAX_INPUT_SIDE} pixels", self.size));
+        }
+        if let Some(r) = self.resize_size {
+            if !(self.size..=MAX_INPUT_SIDE).contains(&r) {
+                return Err(format!("resize_size {r}: must be at least the crop size {} and at most {MAX_INPUT_SIDE}", self.size));
+            }
         }
         if Filter::from_name(&self.resize).is_none() {
             return Err(format!("resize {:?}: unknown filter (known: {})", self.resize, RESIZE_FILTERS.join(", ")));
@@ -122,7 +220,16 @@ impl Preprocessing {
 /// filter. Sums agree with libtorch's (horizontal first) to float rounding.
 pub fn preprocess(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
     let (w, h, c, size) = (img.width() as usize, img.height() as usize, p.channels, p.size);
-    let mut x = if (w, h) == (size, size) { planes(img, c) } else { resize(img, p.filter(), c, size) };
+    let mut x = if p.resized(w, h) == (w, h) && (w, h) == (size, size) {
+        planes(img, c)
+    } else if p.uint8_resize {
+        // torchvision's uint8 round trip: clamp (bicubic overshoots), round ties to even.
+        resize_in_order(img, p).mapv(|v| v.clamp(0.0, 255.0).round_ties_even())
+    } else if p.resize_size.is_some() {
+        resize_in_order(img, p)
+    } else {
+        resize(img, p.filter(), c, size)
+    };
     x *= p.scale;
     if let (Some(mean), Some(std)) = (&p.mean, &p.std) {
         for (k, mut plane) in x.outer_iter_mut().enumerate() {
@@ -171,6 +278,46 @@ fn resize(img: &DynamicImage, filter: Filter, c: usize, size: usize) -> Array3<f
         let (start, weights) = tx.get(ox);
         let row = &down[(oy * c + k) * w..(oy * c + k + 1) * w];
         *v = dot(&row[start..start + weights.len()], weights);
+    }
+    x
+}
+
+/// The resize and centre crop of a card that rounds to 8 bits, computed as
+/// libtorch computes `interpolate` on a float tensor: the horizontal pass
+/// first, then the vertical one, each output a sum of its taps in order.
+/// Rounding to whole levels turns a last-bit difference into a whole level,
+/// so this path keeps libtorch's order where the faster [`resize`] does not
+/// need to. Only the outputs inside the crop are computed.
+fn resize_in_order(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
+    let (w, h, c, size) = (img.width() as usize, img.height() as usize, p.channels, p.size);
+    let (rw, rh) = p.resized(w, h);
+    let (left, top) = p.crop_origin(w, h);
+    let filter = p.filter();
+    let (tx, ty) = (Taps::new(filter, w, rw), Taps::new(filter, h, rh));
+    let sum = |taps: &[f32], value: &dyn Fn(usize) -> f32| taps.iter().enumerate().fold(0.0f32, |acc, (j, &wt)| acc + value(j) * wt);
+    // The source rows the crop's outputs read.
+    let (first, _) = ty.get(top);
+    let (last_start, last_taps) = ty.get(top + size - 1);
+    let rows_needed = first..last_start + last_taps.len();
+    // Horizontal pass: `across[(k * rows + y) * size + ox]`, the crop's columns of each needed row.
+    let rows = Rows::new(img, c);
+    let mut line = vec![0.0f32; c * w];
+    let n = rows_needed.len();
+    let mut across = vec![0.0f32; c * n * size];
+    for (r, y) in rows_needed.clone().enumerate() {
+        rows.read(y, &mut line);
+        for k in 0..c {
+            let src = &line[k * w..(k + 1) * w];
+            for ox in 0..size {
+                let (start, taps) = tx.get(left + ox);
+                across[(k * n + r) * size + ox] = sum(taps, &|j| src[start + j]);
+            }
+        }
+    }
+    let mut x = Array3::<f32>::zeros((c, size, size));
+    for ((k, oy, ox), v) in x.indexed_iter_mut() {
+        let (start, taps) = ty.get(top + oy);
+        *v = sum(taps, &|j| across[(k * n + start + j - first) * size + ox]);
     }
     x
 }
@@ -265,7 +412,7 @@ mod tests {
         assert!(Preprocessing::bilinear_unit(1, 0).validate().unwrap_err().contains("size 0"));
         assert!(Preprocessing::new(3, 224).validate().is_ok());
         let lanczos = Preprocessing { resize: "lanczos".into(), ..Preprocessing::new(1, 28) };
-        assert!(lanczos.validate().unwrap_err().contains("unknown filter (known: bilinear, bilinear_antialias)"));
+        assert!(lanczos.validate().unwrap_err().contains("unknown filter (known: bilinear, bilinear_antialias, bicubic_antialias)"));
     }
 
     #[test]

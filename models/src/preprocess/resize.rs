@@ -16,19 +16,50 @@ pub enum Filter {
     Bilinear,
     /// `bilinear_antialias`: `interpolate(..., antialias=True)`.
     BilinearAntialias,
+    /// `bicubic_antialias`: `interpolate(mode="bicubic", antialias=True)`,
+    /// Keys' cubic with a = -0.5 (PIL's), stretched when downscaling; what
+    /// torchvision's `Resize(..., BICUBIC)` computes and timm's recent weights use.
+    BicubicAntialias,
 }
 
 impl Filter {
     /// The names cards use, in the order they were introduced.
-    pub const NAMES: [&'static str; 2] = ["bilinear", "bilinear_antialias"];
+    pub const NAMES: [&'static str; 3] = ["bilinear", "bilinear_antialias", "bicubic_antialias"];
+
+    /// The name a card spells.
+    pub fn name(self) -> &'static str {
+        match self {
+            Filter::Bilinear => "bilinear",
+            Filter::BilinearAntialias => "bilinear_antialias",
+            Filter::BicubicAntialias => "bicubic_antialias",
+        }
+    }
 
     pub fn from_name(name: &str) -> Option<Filter> {
         match name {
             "bilinear" => Some(Filter::Bilinear),
             "bilinear_antialias" => Some(Filter::BilinearAntialias),
+            "bicubic_antialias" => Some(Filter::BicubicAntialias),
             _ => None,
         }
     }
+}
+
+/// PyTorch's antialiasing cubic (`aa_filter` for bicubic), a = -0.5.
+fn cubic(x: f32) -> f32 {
+    const A: f32 = -0.5;
+    let x = x.abs();
+    if x < 1.0 {
+        ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+    } else if x < 2.0 {
+        ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A
+    } else {
+        0.0
+    }
+}
+
+fn triangle(x: f32) -> f32 {
+    (1.0 - x.abs()).max(0.0)
 }
 
 /// For each output pixel along one axis, the first input it reads and its
@@ -61,15 +92,19 @@ impl Taps {
                     }
                     i0
                 }
-                Filter::BilinearAntialias => {
-                    // The triangle of half-width 1 is stretched by the scale when downscaling.
-                    let support = if scale >= 1.0 { scale } else { 1.0 };
+                Filter::BilinearAntialias | Filter::BicubicAntialias => {
+                    // The kernel (half-width 1 or 2) is stretched by the scale when downscaling.
+                    let (half, kernel): (f32, fn(f32) -> f32) =
+                        if filter == Filter::BicubicAntialias { (2.0, cubic) } else { (1.0, triangle) };
+                    let support = if scale >= 1.0 { half * scale } else { half };
                     let inv = if scale >= 1.0 { 1.0 / scale } else { 1.0 };
-                    let center = scale * (o as f32 + 0.5);
+                    // `i + 0.5` and the `+ 0.5`s are doubles in libtorch's C++: mirrored here.
+                    let center = (scale as f64 * (o as f64 + 0.5)) as f32;
                     // `as i64` truncates toward zero, like the C++ cast it mirrors.
-                    let lo = ((center - support + 0.5) as i64).max(0) as usize;
-                    let hi = ((center + support + 0.5) as i64).min(in_len as i64).max(lo as i64 + 1) as usize;
-                    let ws: Vec<f32> = (lo..hi).map(|j| (1.0 - ((j as f32 - center + 0.5) * inv).abs()).max(0.0)).collect();
+                    let lo = ((center - support) as f64 + 0.5) as i64;
+                    let lo = lo.max(0) as usize;
+                    let hi = (((center + support) as f64 + 0.5) as i64).min(in_len as i64).max(lo as i64 + 1) as usize;
+                    let ws: Vec<f32> = (lo..hi).map(|j| kernel((((j as f32 - center) as f64 + 0.5) * inv as f64) as f32)).collect();
                     let total: f32 = ws.iter().sum();
                     taps.weights.extend(ws.iter().map(|w| if total != 0.0 { w / total } else { *w }));
                     lo
