@@ -55,6 +55,9 @@ struct Cli {
     /// Output file [default: NAME.onnx beside the checkpoint].
     #[arg(short, long, conflicts_with = "triton_repo")]
     output: Option<PathBuf>,
+    /// Write the weights as a PyTorch state dict in safetensors instead of ONNX: for a torchvision layout, what torchvision's load_state_dict(strict=True) takes.
+    #[arg(long, value_name = "OUT.safetensors", conflicts_with_all = ["output", "triton_repo", "int8", "fp16", "embed_preprocessing", "features_only", "inspect"])]
+    state_dict: Option<PathBuf>,
     /// Write a Triton model repository entry instead: DIR/NAME/config.pbtxt and DIR/NAME/1/model.onnx.
     #[arg(long, value_name = "DIR", help_heading = "Triton")]
     triton_repo: Option<PathBuf>,
@@ -204,6 +207,17 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     } else {
         import::checkpoint(input, cli.arch.clone(), cli.in_chans, cli.size, cli.classes.as_deref())?
     };
+    if let Some(out) = &cli.state_dict {
+        let bytes = ck.weights.to_state_dict(&ck.graph)?;
+        write_atomic(out, &bytes).map_err(|(p, e)| anyhow::anyhow!("writing {}: {e}", p.display()))?;
+        let tensors = ck.graph.params().count();
+        if cli.json {
+            println!("{}", serde_json::json!({"output": out, "arch": ck.graph.arch, "tensors": tensors}));
+        } else {
+            println!("wrote {} ({} state dict, {tensors} tensors and their batch-norm counters)", out.display(), ck.graph.arch);
+        }
+        return Ok(());
+    }
     let opset = cli.opset.unwrap_or(if cli.embed_preprocessing { embed::MIN_OPSET } else { DEFAULT_OPSET });
     if cli.embed_preprocessing && opset < embed::MIN_OPSET {
         bail!("--embed-preprocessing with --opset {opset}: the in-graph resize needs opset {} or later", embed::MIN_OPSET);

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
+#[path = "../../tests/support/data.rs"]
+mod data;
 #[path = "../../tests/support/every.rs"]
 mod every;
 #[path = "../../tests/support/python.rs"]
@@ -149,6 +151,49 @@ fn a_timm_hugging_face_folder_exports_with_timms_preprocessing_and_matches_timm(
     let p = card_json(&c, "cnnzoo.preprocessing");
     // tv_in1k: bilinear, crop_pct 0.875 -> 256.
     assert_eq!((p["resize"].as_str(), p["resize_size"].as_u64()), (Some("bilinear_antialias"), Some(256)), "{p}");
+}
+
+#[test]
+fn state_dicts_go_out_to_torchvision_strictly_and_come_back_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // torchvision's weights in, a state dict out: the same tensors, loaded strictly.
+    python::run_script("torchvision_zoo.py", &["make", path(d), "64", "resnet18", "densenet121"]);
+    for arch in ["resnet18", "densenet121"] {
+        let out = d.join(format!("{arch}.out.safetensors"));
+        let o = export(&[path(&d.join(format!("{arch}.pth"))), "--arch", &format!("tv_{arch}"), "--state-dict", path(&out)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r = python::run_script("state_dict_check.py", &["same", path(&d.join(format!("{arch}.pth"))), path(&out), arch]);
+        let r: Value = serde_json::from_str(r.trim()).unwrap();
+        assert!(r["equal"] == true, "{arch}: {r}");
+    }
+    // A network trained here (1 channel, 10 classes, 32 px) goes to torchvision and computes what its ONNX export does.
+    let mut data = cnnzoo_train::data::load_idx(&data::fashion_mnist()).unwrap();
+    data.train = data.train.take(512);
+    data.test = data.test.take(128);
+    let arch = cnnzoo_models::Arch::find("tv_resnet18").unwrap();
+    let paths = cnnzoo_train::checkpoint::Paths::from_stem(&d.join("trained"));
+    let opts = cnnzoo_train::trainer::Options {
+        epochs: 1,
+        size: 32,
+        batch_size: 64,
+        ..cnnzoo_train::trainer::Options::recipe(arch, tch::Device::Cpu, paths)
+    };
+    cnnzoo_train::trainer::train(&opts, &data).unwrap();
+    let ot = path(&opts.paths.weights);
+    let (sd, onnx) = (d.join("trained.safetensors"), d.join("trained.onnx"));
+    assert!(export(&[ot, "--state-dict", path(&sd)]).status.success());
+    let o = export(&[ot, "-o", path(&onnx)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = python::run_script("state_dict_check.py", &["forward", path(&sd), path(&onnx), "resnet18", "1", "32", "10"]);
+    let r: Value = serde_json::from_str(r.trim()).unwrap();
+    assert!(r["allclose"] == true, "{r}");
+    // And back: torchvision's file of it exports to the same logits.
+    let again = d.join("again.onnx");
+    let o = export(&[path(&sd), "--arch", "tv_resnet18", "--in-chans", "1", "--size", "32", "-o", path(&again)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = python::run_script("state_dict_check.py", &["forward", path(&sd), path(&again), "resnet18", "1", "32", "10"]);
+    assert!(serde_json::from_str::<Value>(r.trim()).unwrap()["allclose"] == true, "{r}");
 }
 
 #[test]

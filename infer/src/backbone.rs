@@ -29,11 +29,24 @@ pub struct BackboneOptions {
     /// Threads that decode and preprocess images [default: all cores].
     pub decode_threads: Option<usize>,
     pub card: CardOverrides,
+    /// The output that holds the class scores, for a model that does not name
+    /// it `logits` [default: `logits`, or a foreign model's only output].
+    pub logits_output: Option<String>,
+    /// The output that holds the feature vector [default: `features`].
+    pub features_output: Option<String>,
 }
 
 impl Default for BackboneOptions {
     fn default() -> Self {
-        BackboneOptions { device: Device::Auto, threads: None, max_batch: 64, decode_threads: None, card: CardOverrides::default() }
+        BackboneOptions {
+            device: Device::Auto,
+            threads: None,
+            max_batch: 64,
+            decode_threads: None,
+            card: CardOverrides::default(),
+            logits_output: None,
+            features_output: None,
+        }
     }
 }
 
@@ -106,7 +119,10 @@ pub struct Backbone {
     /// The graph takes uint8 `[N, H, W, C]` pixels and preprocesses them itself.
     takes_pixels: bool,
     logits: Option<String>,
+    /// The feature output; for a classifier without one, its logits stand
+    /// in so that batches have one shape, and `has_features` says so.
     features: String,
+    has_features: bool,
     feature_dim: usize,
 }
 
@@ -156,6 +172,38 @@ fn unloadable(path: &Path, problem: String) -> InferError {
     InferError::Model {
         path: path.to_path_buf(),
         problem: format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {problem}"),
+    }
+}
+
+/// Why a classifier without a feature output cannot embed.
+pub fn no_features(path: &Path, logits: &str) -> String {
+    format!("{}: its output `{logits}` is the class logits and it has no feature output: name one (--features-output NAME)", path.display())
+}
+
+/// Which outputs are the logits and the features: the ones named so (by the
+/// options, else `logits` and `features`); for a model without a cnnzoo card,
+/// a single output is its logits (a classifier), and several unnamed ones
+/// must be named.
+fn pick_outputs(names: &[String], opts: &BackboneOptions, has_card: bool) -> Result<(Option<String>, Option<String>), String> {
+    let listed = || names.join(", ");
+    let named = |asked: &Option<String>, default: &str, what: &str| -> Result<Option<String>, String> {
+        match asked {
+            Some(n) if names.contains(n) => Ok(Some(n.clone())),
+            Some(n) => Err(format!("{what} output `{n}`: no such output (outputs: {})", listed())),
+            None => Ok(names.iter().find(|n| *n == default).cloned()),
+        }
+    };
+    let logits = named(&opts.logits_output, LOGITS, "logits")?;
+    let features = named(&opts.features_output, FEATURES, "features")?;
+    match (logits, features) {
+        (None, None) if names.len() == 1 && has_card => Ok((None, Some(names[0].clone()))),
+        (None, None) if names.len() == 1 => Ok((Some(names[0].clone()), None)),
+        (None, None) if names.is_empty() => Err("has no outputs".into()),
+        (None, None) => Err(format!(
+            "has several outputs ({}) and none is named logits or features: say which (--logits-output NAME, --features-output NAME)",
+            listed()
+        )),
+        picked => Ok(picked),
     }
 }
 
@@ -212,12 +260,11 @@ impl Backbone {
 
         let names: Vec<String> = header.outputs.iter().map(|o| o.name.clone()).collect();
         let input = header.inputs.first().map(|i| i.name.clone()).ok_or_else(|| bad("has no input".into()))?;
-        let features = match names.iter().find(|n| *n == FEATURES) {
-            Some(f) => f.clone(),
-            None if names.len() == 1 => names[0].clone(),
-            None => return Err(bad(format!("has no `{FEATURES}` output (outputs: {})", names.join(", ")))),
-        };
-        let logits = names.iter().find(|n| *n == LOGITS).cloned();
+        if header.inputs.len() > 1 {
+            let all: Vec<&str> = header.inputs.iter().map(|i| i.name.as_str()).collect();
+            return Err(bad(format!("takes {} inputs ({}); only single-image models run here", all.len(), all.join(", "))));
+        }
+        let (logits, features) = pick_outputs(&names, opts, any_key).map_err(bad)?;
         let width = |name: &str| {
             header.outputs.iter().find(|o| o.name == name).and_then(|o| o.dims.last().copied()).and_then(|w| usize::try_from(w).ok())
         };
@@ -238,7 +285,15 @@ impl Backbone {
                 )));
             }
         }
+        let has_features = features.is_some();
+        let features = features.or_else(|| logits.clone()).expect("pick_outputs names one at least");
         let feature_dim = width(&features).ok_or_else(|| bad(format!("output `{features}` has no fixed width")))?;
+        // A graph exported with a fixed batch of 1 (`torch.onnx.export` without
+        // dynamic axes) runs one image per run.
+        let fixed_batch = match header.inputs[0].dims.first() {
+            Some(&b) if b > 0 => b as usize,
+            _ => usize::MAX,
+        };
 
         // ONNX Runtime builds the session (a fifth of a second for ResNet-18)
         // on its own thread while the first images are decoded; the first
@@ -273,12 +328,13 @@ impl Backbone {
             session: Mutex::new(SessionState::Loading(loading)),
             card,
             provider,
-            max_batch: opts.max_batch.max(1),
+            max_batch: opts.max_batch.clamp(1, fixed_batch),
             decode_threads: opts.decode_threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),
             input,
             takes_pixels,
             logits,
             features,
+            has_features,
             feature_dim,
         })
     }
@@ -312,6 +368,16 @@ impl Backbone {
     /// Whether the model has a classifier head.
     pub fn has_logits(&self) -> bool {
         self.logits.is_some()
+    }
+
+    /// The name of the output that holds the class scores.
+    pub fn logits_output(&self) -> Option<&str> {
+        self.logits.as_deref()
+    }
+
+    /// Whether the model has a feature output (a foreign classifier may not).
+    pub fn has_features(&self) -> bool {
+        self.has_features
     }
 
     /// The width of a feature vector (`embed`'s columns).
@@ -460,6 +526,9 @@ impl Backbone {
     /// decoded in parallel while the model runs; the first one that cannot
     /// be read is the error.
     pub fn embed<S: ImageSource>(&self, images: &[S]) -> Result<Array2<f32>, InferError> {
+        if !self.has_features {
+            return Err(InferError::Usage(no_features(&self.path, &self.features)));
+        }
         let mut out = Array2::zeros((0, self.feature_dim));
         self.for_each_batch(
             images,

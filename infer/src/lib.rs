@@ -31,7 +31,7 @@ mod probe;
 mod runtime;
 mod source;
 
-pub use backbone::{valid_name, Backbone, BackboneOptions, Batch, Input, Outputs, Prediction};
+pub use backbone::{no_features, valid_name, Backbone, BackboneOptions, Batch, Input, Outputs, Prediction};
 pub use cnnzoo_models::data::{collect_images, open_image, read_fashion_mnist, IMAGE_EXTENSIONS};
 pub use cnnzoo_models::preprocess::preprocess;
 pub use cnnzoo_models::{CardOverrides, Device, ModelCard, Preprocessing};

@@ -21,7 +21,9 @@ const EXAMPLES: &str = "Examples:
   cnnzoo-infer --model runs/lenet.onnx photos/ --json # folders are read recursively
   cnnzoo-infer --backbone resnet18 --features photos/ --format npy -o feats.npy
   cnnzoo-infer --backbone lenet --eval ../shared/data/fashion-mnist
-  cnnzoo-infer --backbone resnet18 --bench --batch-size 1,8,64 --duration 5 --json";
+  cnnzoo-infer --backbone resnet18 --bench --batch-size 1,8,64 --duration 5 --json
+  cnnzoo-infer --model resnet18.onnx --channels 3 --resize-size 256 --size 224 \\
+      --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --classes imagenet.txt photo.jpg   # any ONNX classifier";
 
 #[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
 enum Format {
@@ -74,10 +76,13 @@ struct Cli {
     /// input channels (1 or 3).
     #[arg(long, help_heading = "Model card")]
     channels: Option<usize>,
-    /// Input side in pixels.
+    /// Input side in pixels (with --resize-size, the centre crop).
     #[arg(long, help_heading = "Model card")]
     size: Option<usize>,
-    /// Resize filter: bilinear_antialias (PyTorch's antialias=True) or bilinear.
+    /// Resize the shorter side to this first (aspect kept), then crop the centre --size square, rounding to 8 bits as torchvision's transforms do (resize 256, crop 224 for its ImageNet weights).
+    #[arg(long, help_heading = "Model card")]
+    resize_size: Option<usize>,
+    /// Resize filter: bilinear_antialias (PyTorch's antialias=True), bicubic_antialias or bilinear.
     #[arg(long, help_heading = "Model card")]
     resize: Option<String>,
     /// Factor applied to 8-bit pixels [default: 1/255].
@@ -95,6 +100,12 @@ struct Cli {
     /// A text file with one class name per line, in logit order.
     #[arg(long, help_heading = "Model card")]
     classes: Option<PathBuf>,
+    /// The output holding the class scores, for a model that does not name it `logits` [default: a model's only output].
+    #[arg(long, value_name = "NAME", help_heading = "Model card")]
+    logits_output: Option<String>,
+    /// The output holding the feature vector, for a model that does not name it `features`.
+    #[arg(long, value_name = "NAME", help_heading = "Model card")]
+    features_output: Option<String>,
     /// Print a completion script for this shell (bash, zsh, fish, elvish, powershell) and exit.
     #[arg(long, value_name = "SHELL")]
     completions: Option<clap_complete::Shell>,
@@ -132,6 +143,7 @@ fn card_overrides(cli: &Cli) -> anyhow::Result<CardOverrides> {
         classes,
         channels: cli.channels,
         size: cli.size,
+        resize_size: cli.resize_size,
         resize: cli.resize.clone(),
         scale: cli.scale.map(|s| s as f32),
         mean: cli.mean.clone(),
@@ -147,6 +159,8 @@ fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
         max_batch: cli.batch_size.iter().copied().max().unwrap_or(64),
         decode_threads: cli.decode_threads,
         card: card_overrides(cli)?,
+        logits_output: cli.logits_output.clone(),
+        features_output: cli.features_output.clone(),
     };
     let opened = match (&cli.model, &cli.backbone) {
         (Some(path), _) => Backbone::open(path, &opts),
@@ -240,7 +254,13 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
         _ => None,
     };
     if !cli.features && !backbone.has_logits() {
-        bail!("{}: this model has no classifier head (exported with --features-only): use --features", backbone.path().display());
+        bail!(
+            "{}: this model has a feature output and no class logits: use --features (or name its logits with --logits-output NAME)",
+            backbone.path().display()
+        );
+    }
+    if cli.features && !backbone.has_features() {
+        bail!("{}", cnnzoo_infer::no_features(backbone.path(), backbone.logits_output().unwrap_or("logits")));
     }
     let (mut failed, mut done, mut all_features) = (0usize, 0usize, Array2::zeros((0, backbone.feature_dim())));
     let mut embedded_paths: Vec<&PathBuf> = vec![];

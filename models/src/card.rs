@@ -125,6 +125,8 @@ pub struct CardOverrides {
     pub classes: Option<Vec<String>>,
     pub channels: Option<usize>,
     pub size: Option<usize>,
+    /// The shorter side resized to this, then the centre `size` cropped, rounded to 8 bits (torchvision's transforms).
+    pub resize_size: Option<usize>,
     pub resize: Option<String>,
     pub scale: Option<f32>,
     pub mean: Option<Vec<f32>>,
@@ -175,6 +177,10 @@ impl ModelCard {
         }
         if let Some(v) = overrides.size {
             p.size = v;
+        }
+        if let Some(v) = overrides.resize_size {
+            p.resize_size = Some(v);
+            p.uint8_resize = true;
         }
         if let Some(v) = &overrides.resize {
             p.resize = v.clone();

@@ -82,7 +82,9 @@ impl Model {
             let classes = self.backbone.card().classes.len() as i64;
             out.push(TensorMetadata { name: LOGITS.into(), datatype: FP32.into(), shape: vec![-1, classes] });
         }
-        out.push(TensorMetadata { name: FEATURES.into(), datatype: FP32.into(), shape: vec![-1, self.backbone.feature_dim() as i64] });
+        if self.backbone.has_features() {
+            out.push(TensorMetadata { name: FEATURES.into(), datatype: FP32.into(), shape: vec![-1, self.backbone.feature_dim() as i64] });
+        }
         out
     }
 
@@ -114,7 +116,11 @@ impl Model {
 
     /// The outputs to answer with, in the order asked; all when none were named.
     fn requested_outputs(&self, names: &[String]) -> Result<Vec<&'static str>, ServeError> {
-        let available: Vec<&'static str> = if self.backbone.has_logits() { vec![LOGITS, FEATURES] } else { vec![FEATURES] };
+        let available: Vec<&'static str> = [(LOGITS, self.backbone.has_logits()), (FEATURES, self.backbone.has_features())]
+            .into_iter()
+            .filter(|o| o.1)
+            .map(|o| o.0)
+            .collect();
         if names.is_empty() {
             return Ok(available);
         }

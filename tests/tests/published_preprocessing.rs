@@ -51,7 +51,11 @@ fn published_preprocessing_equals_torchvision_and_timm_on_the_same_pixels() {
     for (arch, name) in [("tv_resnet18", "resnet18"), ("tv_resnet50", "resnet50"), ("tv_googlenet", "googlenet")] {
         let p = Arch::find(arch).unwrap().published.unwrap();
         let t = &configs["torchvision"][name];
-        assert_eq!((t["resize_size"].as_u64(), t["crop_size"].as_u64()), (Some(p.resize_size as u64), Some(p.crop_size as u64)), "{name}: {t}");
+        assert_eq!(
+            (t["resize_size"].as_u64(), t["crop_size"].as_u64()),
+            (Some(p.resize_size as u64), Some(p.crop_size as u64)),
+            "{name}: {t}"
+        );
         assert_eq!((t["interpolation"].as_str(), t["antialias"].as_bool()), (Some("bilinear"), Some(true)), "{name}");
     }
     let mut cards = vec![

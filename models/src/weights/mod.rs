@@ -72,6 +72,32 @@ impl Weights {
         Ok(())
     }
 
+    /// The weights as a PyTorch state dict in safetensors, keyed by the
+    /// graph's names in its order, with a `num_batches_tracked` buffer (0)
+    /// after each batch norm's statistics, as `torch.nn.BatchNorm2d` has one:
+    /// for a torchvision layout, what `load_state_dict(..., strict=True)` takes.
+    pub fn to_state_dict(&self, graph: &Graph) -> Result<Vec<u8>, ModelError> {
+        self.check(graph)?;
+        let counters: Vec<String> = graph
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.op, crate::Op::BatchNorm2d { .. }))
+            .map(|n| format!("{}.num_batches_tracked", n.name))
+            .collect();
+        let mut entries = vec![];
+        let mut counter = counters.iter();
+        for node in &graph.nodes {
+            for p in &node.params {
+                entries.push((p.name.as_str(), safetensors::Entry::F32(&self.0[&p.name])));
+            }
+            if matches!(node.op, crate::Op::BatchNorm2d { .. }) {
+                entries.push((counter.next().expect("one per batch norm").as_str(), safetensors::Entry::I64(0)));
+            }
+        }
+        let meta = BTreeMap::from([("format".to_string(), "pt".to_string()), ("arch".to_string(), graph.arch.clone())]);
+        Ok(safetensors::write_entries(entries, &meta))
+    }
+
     /// PyTorch's strict `load_state_dict`: every problem at once, the keys
     /// missing, the keys unexpected and the tensors mis-shaped, in one error.
     pub fn check_strict(&self, graph: &Graph) -> Result<(), ModelError> {

@@ -73,8 +73,21 @@ fn decode(dtype: &str, raw: &[u8]) -> Option<Vec<f32>> {
     }
 }
 
+/// A tensor to write: float32 values, or a 64-bit integer scalar (PyTorch's
+/// `num_batches_tracked` buffers, which a strict `load_state_dict` requires).
+#[derive(Debug, Clone, Copy)]
+pub enum Entry<'a> {
+    F32(&'a Tensor32),
+    I64(i64),
+}
+
 /// A safetensors file of `tensors` as F32, in the given order, with `metadata`.
 pub fn write<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a Tensor32)>, metadata: &BTreeMap<String, String>) -> Vec<u8> {
+    write_entries(tensors.into_iter().map(|(n, t)| (n, Entry::F32(t))), metadata)
+}
+
+/// [`write`] for entries of either kind.
+pub fn write_entries<'a>(tensors: impl IntoIterator<Item = (&'a str, Entry<'a>)>, metadata: &BTreeMap<String, String>) -> Vec<u8> {
     let mut header = Map::new();
     if !metadata.is_empty() {
         header.insert("__metadata__".into(), json!(metadata));
@@ -82,8 +95,17 @@ pub fn write<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a Tensor32)>, met
     let mut data = vec![];
     for (name, t) in tensors {
         let begin = data.len();
-        data.extend(t.data.iter().flat_map(|v| v.to_le_bytes()));
-        header.insert(name.into(), json!({"dtype": "F32", "shape": t.shape, "data_offsets": [begin, data.len()]}));
+        let (dtype, shape) = match t {
+            Entry::F32(t) => {
+                data.extend(t.data.iter().flat_map(|v| v.to_le_bytes()));
+                ("F32", t.shape.clone())
+            }
+            Entry::I64(v) => {
+                data.extend(v.to_le_bytes());
+                ("I64", vec![])
+            }
+        };
+        header.insert(name.into(), json!({"dtype": dtype, "shape": shape, "data_offsets": [begin, data.len()]}));
     }
     let mut text = serde_json::to_vec(&Value::Object(header)).expect("a JSON map serializes");
     // The data starts on an 8-byte boundary, as the format recommends.
