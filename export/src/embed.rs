@@ -29,6 +29,14 @@ pub const MIN_OPSET: i64 = 18;
 /// done inside the graph, taking `image` instead.
 pub fn embed_preprocessing(model: &ModelProto, p: &Preprocessing) -> Result<ModelProto, ExportError> {
     p.validate().map_err(|e| ExportError::Embed(format!("the card's preprocessing: {e}")))?;
+    // Not in the graph yet: refused rather than embedded differently from the card.
+    if p.resize_size.is_some() || p.uint8_resize || p.filter() == Filter::BicubicAntialias {
+        return Err(ExportError::Embed(format!(
+            "the card's {} resize{} cannot be embedded yet; export without --embed-preprocessing",
+            p.resize,
+            if p.resize_size.is_some() { " of the shorter side and centre crop" } else { "" }
+        )));
+    }
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty()).map_or(0, |o| o.version);
     if opset < MIN_OPSET {
         return Err(ExportError::Embed(format!(

@@ -307,10 +307,18 @@ fn main() -> ExitCode {
             if cli.json {
                 println!(
                     "{}",
-                    serde_json::json!({"arch": a.name, "size": r.size, "batch_size": r.batch_size, "lr": r.lr, "epochs": r.epochs, "about": a.about})
+                    serde_json::json!({"arch": a.name, "layout": a.family.source(), "size": r.size, "batch_size": r.batch_size, "lr": r.lr, "epochs": r.epochs, "about": a.about})
                 );
             } else {
-                println!("{:<10} {:>3} px  batch {:>3}  lr {:<5} {}", a.name, r.size, r.batch_size, r.lr, a.about);
+                println!(
+                    "{:<15} {:<11} {:>3} px  batch {:>3}  lr {:<5} {}",
+                    a.name,
+                    a.family.source(),
+                    r.size,
+                    r.batch_size,
+                    r.lr,
+                    a.about
+                );
             }
         }
         return ExitCode::SUCCESS;

@@ -116,7 +116,24 @@ fn list_json_is_one_object_per_network() {
     assert!(o.status.success(), "{}", stderr(&o));
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let names: Vec<&str> = lines.iter().map(|v| v["arch"].as_str().unwrap()).collect();
-    assert_eq!(names, ["lenet", "alexnet", "nin", "googlenet", "resnet18", "densenet"]);
+    assert_eq!(
+        names,
+        [
+            "lenet",
+            "alexnet",
+            "nin",
+            "googlenet",
+            "resnet18",
+            "densenet",
+            "tv_alexnet",
+            "tv_googlenet",
+            "tv_resnet18",
+            "tv_resnet34",
+            "tv_resnet50",
+            "tv_densenet121"
+        ]
+    );
+    assert_eq!((lines[0]["layout"].as_str(), lines[8]["layout"].as_str()), (Some("d2l.ai"), Some("torchvision")));
     assert_eq!((lines[4]["size"].as_u64(), lines[4]["batch_size"].as_u64(), lines[4]["lr"].as_f64()), (Some(96), Some(256), Some(0.1)));
 }
 
