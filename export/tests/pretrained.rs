@@ -197,6 +197,38 @@ fn state_dicts_go_out_to_torchvision_strictly_and_come_back_equal() {
 }
 
 #[test]
+fn training_starts_from_published_weights_with_a_new_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    python::run_script("torchvision_zoo.py", &["make", path(d), "64", "resnet18"]);
+    let mut data = cnnzoo_train::data::load_idx(&data::fashion_mnist()).unwrap();
+    data.train = data.train.take(256);
+    data.test = data.test.take(64);
+    let arch = cnnzoo_models::Arch::find("tv_resnet18").unwrap();
+    let paths = cnnzoo_train::checkpoint::Paths::from_stem(&d.join("init"));
+    let recipe = cnnzoo_train::trainer::Options::recipe(arch, tch::Device::Cpu, paths);
+    // No epochs: the checkpoint written is the starting point.
+    let opts = cnnzoo_train::trainer::Options { epochs: 0, size: 32, init: Some(d.join("resnet18.pth")), ..recipe };
+    cnnzoo_train::trainer::train(&opts, &data).unwrap();
+    let ck = cnnzoo_train::checkpoint::load(&opts.paths.weights).unwrap();
+    let original = cnnzoo_models::weights::read_state_dict(&d.join("resnet18.pth")).unwrap();
+    let tensor = |name: &str| &original.tensors.iter().find(|(k, _)| k == name).unwrap().1;
+    assert_eq!(ck.weights.get("layer3.1.conv2.weight").unwrap(), tensor("layer3.1.conv2.weight"));
+    assert_eq!(ck.weights.get("layer2.0.downsample.1.running_var").unwrap(), tensor("layer2.0.downsample.1.running_var"));
+    // The stem summed over RGB for Fashion-MNIST's one channel; the head new, for 10 classes.
+    let (stem, rgb) = (ck.weights.get("conv1.weight").unwrap(), tensor("conv1.weight"));
+    assert_eq!(stem.shape, vec![64, 1, 7, 7]);
+    assert!((stem.data[5] - (rgb.data[5] + rgb.data[49 + 5] + rgb.data[98 + 5])).abs() < 1e-6);
+    assert_eq!(ck.weights.get("fc.weight").unwrap().shape, vec![10, 512]);
+    assert!(ck.manifest.hyperparameters.init.contains("pretrained"), "{:?}", ck.manifest.hyperparameters);
+    // Weights of another network are one clear error.
+    python::run_script("torchvision_zoo.py", &["make", path(d), "64", "densenet121"]);
+    let wrong = cnnzoo_train::trainer::Options { init: Some(d.join("densenet121.pth")), ..opts.clone() };
+    let e = cnnzoo_train::trainer::train(&wrong, &data).unwrap_err().to_string();
+    assert!(e.contains("densenet121.pth") && e.contains("do not fit tv_resnet18") && e.contains("missing keys"), "{e}");
+}
+
+#[test]
 fn a_bad_weights_file_is_one_clear_line_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -94,6 +94,9 @@ struct Cli {
     /// Continue the checkpoint at --out from its last finished epoch.
     #[arg(long)]
     resume: bool,
+    /// Start from published weights (a torch.save state dict, .safetensors or a timm folder) instead of a fresh initialization; a head of another width is new.
+    #[arg(long, value_name = "WEIGHTS", conflicts_with = "resume")]
+    init: Option<PathBuf>,
     /// Use only the first N training examples.
     #[arg(long, value_parser = at_least_one)]
     train_limit: Option<usize>,
@@ -261,6 +264,7 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
         lr: cli.lr.unwrap_or(r.lr),
         seed: cli.seed.unwrap_or(42),
         resume: cli.resume,
+        init: cli.init.clone(),
         progress: !cli.quiet,
         precision,
         layout,

@@ -34,6 +34,10 @@ pub struct Options {
     pub paths: Paths,
     /// Continue from the checkpoint at `paths` (its recipe wins over flags).
     pub resume: bool,
+    /// Start from these published weights (`.pth`, `.safetensors`, a timm
+    /// folder) instead of the seed's initialization; a head of another width
+    /// is replaced by a new one.
+    pub init: Option<std::path::PathBuf>,
     pub progress: bool,
     pub precision: Precision,
     pub layout: Layout,
@@ -53,6 +57,7 @@ impl Options {
             device,
             paths,
             resume: false,
+            init: None,
             progress: false,
             precision: Precision::Fp32,
             layout: Layout::Contiguous,
@@ -199,6 +204,13 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
     let mut net = Net::new(&vs.root(), graph);
     net.set_compute(o.precision, o.layout);
     let mut manifest = new_manifest(&o, data, channels);
+    if let Some(path) = &o.init {
+        let notes = init_from(&mut net, path)?;
+        for note in &notes {
+            eprintln!("{}: {note}", path.display());
+        }
+        manifest.hyperparameters.init = format!("pretrained: {}", path.display());
+    }
     if o.resume {
         let ck = checkpoint::load(&o.paths.weights)?;
         if ck.manifest.arch != o.arch.name || ck.manifest.input != manifest.input || ck.manifest.classes != manifest.classes {
@@ -293,4 +305,39 @@ pub fn summary_lines(manifest: &Manifest) -> Option<String> {
         examples / seconds,
         manifest.hyperparameters.device
     ))
+}
+
+/// Loads published weights into `net`: every tensor strictly by name (with the
+/// loader's rules: counters dropped, old keys renamed, a 1-channel stem
+/// summed), except a classifier head of another width, which keeps its new
+/// initialization and is reported (`fc: 1000 -> 10 classes, new`).
+fn init_from(net: &mut Net, path: &std::path::Path) -> Result<Vec<String>> {
+    let bad = |problem: String| TrainError::Data { path: path.to_path_buf(), problem };
+    let mut state = cnnzoo_models::weights::read_state_dict(path).map_err(|e| match e {
+        cnnzoo_models::ModelError::Weights { problem, .. } => bad(problem),
+        e => bad(e.to_string()),
+    })?;
+    let graph = net.graph().clone();
+    let head = &graph.nodes[graph.logits];
+    let fresh = net.weights();
+    let mut notes = vec![];
+    let found = |state: &cnnzoo_models::weights::StateDict, name: &str| {
+        state.tensors.iter().position(|(k, _)| k.strip_prefix("module.").unwrap_or(k) == name)
+    };
+    let widths: Vec<Option<usize>> = head.params.iter().map(|p| found(&state, &p.name).map(|i| state.tensors[i].1.shape[0])).collect();
+    if head.params.iter().zip(&widths).any(|(p, w)| *w != Some(p.shape[0])) {
+        let before = widths.first().copied().flatten().map_or("no".to_string(), |w| w.to_string());
+        notes.push(format!("{}: {before} -> {} classes, new", head.name, head.params[0].shape[0]));
+        let prefix = if state.tensors.iter().all(|(k, _)| k.starts_with("module.")) { "module." } else { "" };
+        for p in &head.params {
+            if let Some(i) = found(&state, &p.name) {
+                state.tensors.remove(i);
+            }
+            state.tensors.push((format!("{prefix}{}", p.name), fresh.0[&p.name].clone()));
+        }
+    }
+    let (weights, adapted) = cnnzoo_models::weights::adapt(&state, &graph).map_err(|e| bad(e.to_string()))?;
+    notes.extend(adapted);
+    net.load(&weights).map_err(|source| TrainError::Checkpoint { path: path.to_path_buf(), arch: graph.arch.clone(), source })?;
+    Ok(notes)
 }

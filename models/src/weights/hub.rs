@@ -48,7 +48,10 @@ pub fn weights_file(dir: &Path) -> Option<PathBuf> {
 /// The folder's config and its weights file.
 pub fn open(dir: &Path) -> Result<(HubConfig, PathBuf), String> {
     let config = dir.join("config.json");
-    let text = crate::fsio::read_bounded(&config, 16 << 20).map_err(|e| format!("a model folder needs config.json: {e}"))?;
+    if !config.exists() {
+        return Err("is a directory without config.json: not a checkpoint (.ot), a weights file or a Hugging Face model folder".into());
+    }
+    let text = crate::fsio::read_bounded(&config, 16 << 20).map_err(|e| format!("config.json: {e}"))?;
     let cfg: HubConfig = serde_json::from_slice(&text).map_err(|e| format!("config.json is not a timm model config: {e}"))?;
     let weights = weights_file(dir).ok_or("a model folder needs model.safetensors (or pytorch_model.bin) beside config.json")?;
     Ok((cfg, weights))
