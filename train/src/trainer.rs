@@ -313,31 +313,12 @@ pub fn summary_lines(manifest: &Manifest) -> Option<String> {
 /// initialization and is reported (`fc: 1000 -> 10 classes, new`).
 fn init_from(net: &mut Net, path: &std::path::Path) -> Result<Vec<String>> {
     let bad = |problem: String| TrainError::Data { path: path.to_path_buf(), problem };
-    let mut state = cnnzoo_models::weights::read_state_dict(path).map_err(|e| match e {
+    let state = cnnzoo_models::weights::read_state_dict(path).map_err(|e| match e {
         cnnzoo_models::ModelError::Weights { problem, .. } => bad(problem),
         e => bad(e.to_string()),
     })?;
     let graph = net.graph().clone();
-    let head = &graph.nodes[graph.logits];
-    let fresh = net.weights();
-    let mut notes = vec![];
-    let found = |state: &cnnzoo_models::weights::StateDict, name: &str| {
-        state.tensors.iter().position(|(k, _)| k.strip_prefix("module.").unwrap_or(k) == name)
-    };
-    let widths: Vec<Option<usize>> = head.params.iter().map(|p| found(&state, &p.name).map(|i| state.tensors[i].1.shape[0])).collect();
-    if head.params.iter().zip(&widths).any(|(p, w)| *w != Some(p.shape[0])) {
-        let before = widths.first().copied().flatten().map_or("no".to_string(), |w| w.to_string());
-        notes.push(format!("{}: {before} -> {} classes, new", head.name, head.params[0].shape[0]));
-        let prefix = if state.tensors.iter().all(|(k, _)| k.starts_with("module.")) { "module." } else { "" };
-        for p in &head.params {
-            if let Some(i) = found(&state, &p.name) {
-                state.tensors.remove(i);
-            }
-            state.tensors.push((format!("{prefix}{}", p.name), fresh.0[&p.name].clone()));
-        }
-    }
-    let (weights, adapted) = cnnzoo_models::weights::adapt(&state, &graph).map_err(|e| bad(e.to_string()))?;
-    notes.extend(adapted);
+    let (weights, notes) = cnnzoo_models::weights::adapt_new_head(&state, &graph, &net.weights()).map_err(|e| bad(e.to_string()))?;
     net.load(&weights).map_err(|source| TrainError::Checkpoint { path: path.to_path_buf(), arch: graph.arch.clone(), source })?;
     Ok(notes)
 }

@@ -81,6 +81,32 @@ fn densenet_key(key: &str) -> Option<String> {
 /// - a 3-channel first convolution becomes a 1-channel one by summing its
 ///   filters over RGB (timm's `in_chans=1`) when the graph takes one channel.
 pub fn adapt(state: &StateDict, graph: &Graph) -> Result<(Weights, Vec<String>), ModelError> {
+    let (w, notes) = normalized(state, graph);
+    w.check_strict(graph)?;
+    Ok((w, notes))
+}
+
+/// [`adapt`] for a starting point: a classifier head of another width (or
+/// none) takes `fresh`'s tensors instead, and the notes say so
+/// (`fc: 1000 -> 10 classes, new`).
+pub fn adapt_new_head(state: &StateDict, graph: &Graph, fresh: &Weights) -> Result<(Weights, Vec<String>), ModelError> {
+    let (mut w, mut notes) = normalized(state, graph);
+    let head = &graph.nodes[graph.logits];
+    let width = |name: &str| w.get(name).and_then(|t| t.shape.first().copied());
+    if head.params.iter().any(|p| width(&p.name) != Some(p.shape[0])) {
+        let before = head.params.first().and_then(|p| width(&p.name)).map_or("no".to_string(), |n| n.to_string());
+        notes.push(format!("{}: {before} -> {} classes, new", head.name, head.params[0].shape[0]));
+        for p in &head.params {
+            let t = fresh.get(&p.name).ok_or_else(|| ModelError::MissingParam { name: p.name.clone() })?;
+            w.0.insert(p.name.clone(), t.clone());
+        }
+    }
+    w.check_strict(graph)?;
+    Ok((w, notes))
+}
+
+/// The state dict's tensors under the graph's names, by the rules of [`adapt`], unchecked.
+fn normalized(state: &StateDict, graph: &Graph) -> (Weights, Vec<String>) {
     let mut notes = vec![];
     let all_module = state.tensors.iter().all(|(k, _)| k.starts_with("module."));
     let has_aux = graph.params().any(|p| p.name.starts_with("aux1.") || p.name.starts_with("aux2."));
@@ -134,8 +160,7 @@ pub fn adapt(state: &StateDict, graph: &Graph) -> Result<(Weights, Vec<String>),
             }
         }
     }
-    w.check_strict(graph)?;
-    Ok((w, notes))
+    (w, notes)
 }
 
 #[cfg(test)]
