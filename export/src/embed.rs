@@ -7,9 +7,16 @@
 //!
 //! 1. to the model's channels: ITU-R 601 luma for a 1-channel model (a gray
 //!    image passes through), gray repeated for a 3-channel one;
-//! 2. the card's resize to `size` x `size` (ONNX `Resize`, linear,
-//!    half-pixel centres, `antialias` for `bilinear_antialias`: opset 18);
-//! 3. scaling, then the mean and std if the card has them.
+//! 2. the card's resize (ONNX `Resize`, half-pixel centres; linear, or cubic
+//!    with a = -0.5 for `bicubic_antialias`; `antialias` for the antialiased
+//!    filters: opset 18): to the input's size, or, for a card with
+//!    `resize_size` (torchvision's `Resize` + `CenterCrop`), the shorter side
+//!    to `resize_size` with the longer one scaled as torchvision truncates it,
+//!    then the centre crop (`Slice`, the offsets rounded half to even as
+//!    Python's `round`);
+//! 3. for a card that rounds to 8 bits (`uint8_resize`), `Clip` to [0, 255]
+//!    and `Round` (half to even, as `torch.round`);
+//! 4. scaling, then the mean and std if the card has them.
 //!
 //! The rest of the graph is unchanged: its former input `input` is now the
 //! output of step 3.
@@ -19,7 +26,7 @@ use cnnzoo_models::preprocess::Filter;
 use cnnzoo_models::Preprocessing;
 use cnnzoo_proto::{tensor_proto::DataType, ModelProto, NodeProto, TensorProto};
 
-use crate::onnx_build::{int, ints, node, string, tensor, tensor_i64, typed_value_info};
+use crate::onnx_build::{float, int, ints, node, string, tensor, tensor_i64, typed_value_info};
 use crate::ExportError;
 
 /// The first opset with `Resize`'s `antialias` and `axes`.
@@ -29,14 +36,6 @@ pub const MIN_OPSET: i64 = 18;
 /// done inside the graph, taking `image` instead.
 pub fn embed_preprocessing(model: &ModelProto, p: &Preprocessing) -> Result<ModelProto, ExportError> {
     p.validate().map_err(|e| ExportError::Embed(format!("the card's preprocessing: {e}")))?;
-    // Not in the graph yet: refused rather than embedded differently from the card.
-    if p.resize_size.is_some() || p.uint8_resize || p.filter() == Filter::BicubicAntialias {
-        return Err(ExportError::Embed(format!(
-            "the card's {} resize{} cannot be embedded yet; export without --embed-preprocessing",
-            p.resize,
-            if p.resize_size.is_some() { " of the shorter side and centre crop" } else { "" }
-        )));
-    }
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty()).map_or(0, |o| o.version);
     if opset < MIN_OPSET {
         return Err(ExportError::Embed(format!(
@@ -54,8 +53,12 @@ pub fn embed_preprocessing(model: &ModelProto, p: &Preprocessing) -> Result<Mode
     g.node = nodes;
     g.initializer.append(&mut inits);
     g.input = vec![typed_value_info(IMAGE, DataType::Uint8, &[Err("batch"), Err("height"), Err("width"), Err("channels")])];
-    m.doc_string
-        .push_str(&format!("; input `{IMAGE}` uint8 [batch, height, width, channels 1 or 3], resized to {0}x{0} inside the graph", p.size));
+    let (h, w) = p.input_hw();
+    let how = match p.resize_size {
+        Some(r) => format!("shorter side resized to {r}, centre {h}x{w} cropped"),
+        None => format!("resized to {h}x{w}"),
+    };
+    m.doc_string.push_str(&format!("; input `{IMAGE}` uint8 [batch, height, width, channels 1 or 3], {how} inside the graph"));
     Ok(m)
 }
 
@@ -85,24 +88,63 @@ fn steps(p: &Preprocessing, nodes: &mut Vec<NodeProto>, inits: &mut Vec<TensorPr
         v("channels")
     };
     push("Transpose", "planes", &[&channels], vec![ints("perm", &[0, 3, 1, 2])]);
-    inits.push(tensor_i64(&v("sizes"), &[2], &[p.size as i64; 2]));
-    let antialias = p.filter() == Filter::BilinearAntialias;
-    let mut attrs = vec![string("mode", "linear"), string("coordinate_transformation_mode", "half_pixel"), ints("axes", &[2, 3])];
-    if antialias {
-        // PyTorch's antialiased filter renormalizes the weights that fall
+    let (h, w) = p.input_hw();
+    match p.resize_size {
+        None => inits.push(tensor_i64(&v("sizes"), &[2], &[h as i64, w as i64])),
+        Some(r) => {
+            // torchvision's shorter side to r, the longer one int(r * long / short):
+            // both sides are r * side / shorter side in integer division.
+            inits.push(tensor_i64(&v("r"), &[1], &[r as i64]));
+            push("Shape", "hw", &[&v("planes")], vec![int("start", 2)]);
+            push("ReduceMin", "shorter", &[&v("hw")], vec![int("keepdims", 1)]);
+            push("Mul", "r_hw", &[&v("hw"), &v("r")], vec![]);
+            push("Div", "sizes", &[&v("r_hw"), &v("shorter")], vec![]);
+        }
+    }
+    let mut attrs = vec![string("coordinate_transformation_mode", "half_pixel"), ints("axes", &[2, 3])];
+    match p.filter() {
+        // PyTorch's antialiased cubic is Keys' with a = -0.5 (PIL's).
+        Filter::BicubicAntialias => attrs.extend([string("mode", "cubic"), float("cubic_coeff_a", -0.5)]),
+        Filter::Bilinear | Filter::BilinearAntialias => attrs.push(string("mode", "linear")),
+    }
+    if p.filter() != Filter::Bilinear {
+        // PyTorch's antialiased filters renormalize the weights that fall
         // inside the image, which is what exclude_outside asks for.
         attrs.extend([int("antialias", 1), int("exclude_outside", 1)]);
     }
     push("Resize", "resized", &[&v("planes"), "", "", &v("sizes")], attrs);
+    let mut last = v("resized");
+    if p.resize_size.is_some() {
+        // The centre crop: offsets round((resized - crop) / 2), half to even as Python rounds.
+        inits.push(tensor_i64(&v("crop"), &[2], &[h as i64, w as i64]));
+        inits.push(tensor(&v("half"), &[1], &[0.5]));
+        inits.push(tensor_i64(&v("crop_axes"), &[2], &[2, 3]));
+        push("Sub", "margin", &[&v("sizes"), &v("crop")], vec![]);
+        push("Cast", "margin_f", &[&v("margin")], vec![int("to", DataType::Float as i64)]);
+        push("Mul", "half_margin", &[&v("margin_f"), &v("half")], vec![]);
+        push("Round", "origin_f", &[&v("half_margin")], vec![]);
+        push("Cast", "origin", &[&v("origin_f")], vec![int("to", DataType::Int64 as i64)]);
+        push("Add", "end", &[&v("origin"), &v("crop")], vec![]);
+        push("Slice", "cropped", &[&last, &v("origin"), &v("end"), &v("crop_axes")], vec![]);
+        last = v("cropped");
+    }
+    if p.uint8_resize {
+        // torchvision's round trip through uint8: clamped (cubic overshoots), rounded half to even.
+        inits.push(tensor(&v("zero"), &[], &[0.0]));
+        inits.push(tensor(&v("max_level"), &[], &[255.0]));
+        push("Clip", "clipped", &[&last, &v("zero"), &v("max_level")], vec![]);
+        push("Round", "levels", &[&v("clipped")], vec![]);
+        last = v("levels");
+    }
     inits.push(tensor(&v("scale"), &[1], &[p.scale]));
     match (&p.mean, &p.std) {
         (Some(mean), Some(std)) => {
             inits.push(tensor(&v("mean"), &[1, p.channels, 1, 1], mean));
             inits.push(tensor(&v("std"), &[1, p.channels, 1, 1], std));
-            push("Mul", "scaled", &[&v("resized"), &v("scale")], vec![]);
+            push("Mul", "scaled", &[&last, &v("scale")], vec![]);
             push("Sub", "centred", &[&v("scaled"), &v("mean")], vec![]);
             nodes.push(node("Div", &v("normalized"), &[&v("centred"), &v("std")], INPUT, vec![]));
         }
-        _ => nodes.push(node("Mul", &v("scaled"), &[&v("resized"), &v("scale")], INPUT, vec![])),
+        _ => nodes.push(node("Mul", &v("scaled"), &[&last, &v("scale")], INPUT, vec![])),
     }
 }

@@ -56,7 +56,8 @@ fn batch(ck: &Checkpoint) -> (Array4<f32>, &'static str) {
     let real = fashion_mnist(&ck.manifest.hyperparameters.dataset);
     if let Some(split) = real.and_then(|d| cnnzoo_models::data::read_fashion_mnist(&d, "t10k", 10).ok()) {
         if p.channels == 1 {
-            let mut x = Array4::zeros((BATCH, 1, p.size, p.size));
+            let (h, w) = p.input_hw();
+            let mut x = Array4::zeros((BATCH, 1, h, w));
             for i in 0..BATCH {
                 if let Some(g) = split.image(i) {
                     x.index_axis_mut(Axis(0), i).assign(&preprocess(&image::DynamicImage::ImageLuma8(g), p));
@@ -66,7 +67,8 @@ fn batch(ck: &Checkpoint) -> (Array4<f32>, &'static str) {
         }
     }
     let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
-    let x = Array4::from_shape_simple_fn((BATCH, p.channels, p.size, p.size), || (next() >> 40) as f32 / (1u64 << 24) as f32);
+    let (h, w) = p.input_hw();
+    let x = Array4::from_shape_simple_fn((BATCH, p.channels, h, w), || (next() >> 40) as f32 / (1u64 << 24) as f32);
     (x, "seeded random inputs")
 }
 

@@ -15,7 +15,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let threads = args.get(3).map(|t| t.parse()).transpose()?;
     let backbone = Backbone::open(model, &BackboneOptions { device: Device::Cpu, max_batch: batch, threads, ..Default::default() })?;
     let p = &backbone.card().preprocessing;
-    let x = Array4::from_shape_fn((batch, p.channels, p.size, p.size), |(n, _, h, w)| ((n * 31 + h * 7 + w) % 255) as f32 / 255.0);
+    let x = Array4::from_shape_fn((batch, p.channels, p.input_hw().0, p.input_hw().1), |(n, _, h, w)| {
+        ((n * 31 + h * 7 + w) % 255) as f32 / 255.0
+    });
     backbone.run(x.view())?;
     let started = Instant::now();
     for _ in 0..runs {

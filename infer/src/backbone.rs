@@ -278,10 +278,11 @@ impl Backbone {
         if let (false, [_, c, h, w]) = (takes_pixels, &header.inputs[0].dims[..]) {
             let (c, h, w) = (*c, *h, *w);
             let fixed = |d: i64, want: usize| d <= 0 || d as usize == want;
-            if !(fixed(c, p.channels) && fixed(h, p.size) && fixed(w, p.size)) {
+            let (ph, pw) = p.input_hw();
+            if !(fixed(c, p.channels) && fixed(h, ph) && fixed(w, pw)) {
                 return Err(bad(format!(
-                    "the card asks for {} channel(s) at {}x{} pixels but the model takes [{c}, {h}, {w}]",
-                    p.channels, p.size, p.size
+                    "the card asks for {} channel(s) at {ph}x{pw} pixels (height x width) but the model takes [{c}, {h}, {w}]",
+                    p.channels
                 )));
             }
         }

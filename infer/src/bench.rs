@@ -41,8 +41,9 @@ pub fn bench(backbone: &Backbone, batch: usize, warmup: usize, stop: Stop) -> Re
     let p = &backbone.card().preprocessing;
     // A fixed, image-like input: timing does not depend on the values.
     let level = |n: usize, c: usize, h: usize, w: usize| ((n * 31 + c * 17 + h * 7 + w) % 255) as u8;
-    let planes = Array4::from_shape_fn((batch, p.channels, p.size, p.size), |(n, c, h, w)| level(n, c, h, w) as f32 / 255.0);
-    let pixels = Array4::from_shape_fn((batch, p.size, p.size, p.channels), |(n, h, w, c)| level(n, c, h, w));
+    let (ph, pw) = p.input_hw();
+    let planes = Array4::from_shape_fn((batch, p.channels, ph, pw), |(n, c, h, w)| level(n, c, h, w) as f32 / 255.0);
+    let pixels = Array4::from_shape_fn((batch, ph, pw, p.channels), |(n, h, w, c)| level(n, c, h, w));
     let run = || if backbone.takes_pixels() { backbone.run_pixels(pixels.view()) } else { backbone.run(planes.view()) };
     for _ in 0..warmup {
         run()?;

@@ -76,10 +76,10 @@ struct Cli {
     /// input channels (1 or 3).
     #[arg(long, help_heading = "Model card")]
     channels: Option<usize>,
-    /// Input side in pixels (with --resize-size, the centre crop).
-    #[arg(long, help_heading = "Model card")]
-    size: Option<usize>,
-    /// Resize the shorter side to this first (aspect kept), then crop the centre --size square, rounding to 8 bits as torchvision's transforms do (resize 256, crop 224 for its ImageNet weights).
+    /// Input size in pixels: a side (224) or HEIGHTxWIDTH (48x192); with --resize-size, the centre crop.
+    #[arg(long, visible_alias = "crop-size", value_name = "N|HxW", help_heading = "Model card")]
+    size: Option<cnnzoo_models::preprocess::InputSize>,
+    /// Resize the shorter side to this first (aspect kept), then crop the centre --size, rounding to 8 bits as torchvision's transforms do (resize 256, crop 224 for its ImageNet weights).
     #[arg(long, help_heading = "Model card")]
     resize_size: Option<usize>,
     /// Resize filter: bilinear_antialias (PyTorch's antialias=True), bicubic_antialias or bilinear.

@@ -7,6 +7,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::preprocess::InputSize;
 use crate::{Manifest, Preprocessing};
 
 /// The graph input, `[batch, C, H, W]` float32.
@@ -124,7 +125,8 @@ pub enum CardError {
 pub struct CardOverrides {
     pub classes: Option<Vec<String>>,
     pub channels: Option<usize>,
-    pub size: Option<usize>,
+    /// The input (or, with `resize_size`, the crop): square or height x width.
+    pub size: Option<InputSize>,
     /// The shorter side resized to this, then the centre `size` cropped, rounded to 8 bits (torchvision's transforms).
     pub resize_size: Option<usize>,
     pub resize: Option<String>,
@@ -168,7 +170,12 @@ impl ModelCard {
                 let (Some(channels), Some(size)) = (overrides.channels, overrides.size) else {
                     return Err(CardError::Missing);
                 };
-                ModelCard { arch: "unknown".into(), classes: vec![], preprocessing: Preprocessing::new(channels, size), test_acc: None }
+                ModelCard {
+                    arch: "unknown".into(),
+                    classes: vec![],
+                    preprocessing: Preprocessing::new(channels, size.width),
+                    test_acc: None,
+                }
             }
         };
         let p = &mut card.preprocessing;
@@ -176,7 +183,7 @@ impl ModelCard {
             p.channels = v;
         }
         if let Some(v) = overrides.size {
-            p.size = v;
+            p.set_input_size(v);
         }
         if let Some(v) = overrides.resize_size {
             p.resize_size = Some(v);
@@ -304,14 +311,18 @@ mod tests {
     fn overrides_change_one_field_and_keep_the_rest() {
         let entries: HashMap<String, String> = metadata(&manifest(), &provenance()).into_iter().collect();
         let card = read(&entries).unwrap();
-        let merged = ModelCard::merge(card.clone(), &CardOverrides { size: Some(32), ..Default::default() }).unwrap();
+        let merged = ModelCard::merge(card.clone(), &CardOverrides { size: Some(InputSize::square(32)), ..Default::default() }).unwrap();
         assert_eq!(merged.preprocessing.size, 32);
         assert_eq!((merged.classes.len(), merged.test_acc, merged.arch.as_str()), (10, Some(0.625), "lenet"));
         let e =
             ModelCard::merge(card, &CardOverrides { channels: Some(3), mean: Some(vec![0.5]), std: Some(vec![0.5]), ..Default::default() });
         assert!(e.unwrap_err().to_string().contains("1 values for 3 channel"));
-        assert_eq!(ModelCard::merge(None, &CardOverrides { size: Some(28), ..Default::default() }), Err(CardError::Missing));
-        let foreign = ModelCard::merge(None, &CardOverrides { channels: Some(3), size: Some(224), ..Default::default() }).unwrap();
+        assert_eq!(
+            ModelCard::merge(None, &CardOverrides { size: Some(InputSize::square(28)), ..Default::default() }),
+            Err(CardError::Missing)
+        );
+        let foreign =
+            ModelCard::merge(None, &CardOverrides { channels: Some(3), size: Some(InputSize::square(224)), ..Default::default() }).unwrap();
         assert_eq!(foreign.preprocessing, Preprocessing::new(3, 224));
     }
 

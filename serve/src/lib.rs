@@ -12,10 +12,12 @@
 //! - [`batcher`]: dynamic batching, a bounded queue per model and one thread
 //!   that merges concurrent requests into one ONNX Runtime run;
 //! - [`repository`]: every `NAME.onnx` of the folder, opened and ready;
+//! - [`config`]: a model's `NAME.card.json`, cnnzoo-infer's card flags as a file;
 //! - [`http`] and [`grpc`]: the two protocols over the same [`Repository`];
 //! - [`metrics`]: Prometheus counters and histograms, and the request log.
 
 pub mod batcher;
+pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod http;

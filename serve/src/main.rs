@@ -29,7 +29,8 @@ const EXAMPLES: &str = "Examples:
     after_help = EXAMPLES
 )]
 struct Cli {
-    /// The models: every NAME.onnx here is model NAME, version 1.
+    /// The models: every NAME.onnx here is model NAME, version 1 (a NAME.card.json beside it
+    /// describes a model without a cnnzoo card, with cnnzoo-infer's card flags as keys).
     #[arg(long, required_unless_present_any = ["version", "completions"])]
     model_dir: Option<PathBuf>,
     /// HTTP/REST address (port 0 picks a free one; `off` disables HTTP).

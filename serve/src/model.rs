@@ -66,14 +66,12 @@ impl Model {
     /// The two inputs a request may use (exactly one per request).
     pub fn inputs(&self) -> Vec<TensorMetadata> {
         let p = &self.backbone.card().preprocessing;
+        let (ph, pw) = p.input_hw();
         let image = TensorMetadata { name: IMAGE.into(), datatype: BYTES.into(), shape: vec![-1] };
         if self.backbone.takes_pixels() {
             return vec![image];
         }
-        vec![
-            TensorMetadata { name: INPUT.into(), datatype: FP32.into(), shape: vec![-1, p.channels as i64, p.size as i64, p.size as i64] },
-            image,
-        ]
+        vec![TensorMetadata { name: INPUT.into(), datatype: FP32.into(), shape: vec![-1, p.channels as i64, ph as i64, pw as i64] }, image]
     }
 
     pub fn outputs(&self) -> Vec<TensorMetadata> {
@@ -164,15 +162,16 @@ impl Model {
             ))),
             (INPUT, Data::Fp32(data)) => {
                 let p = &self.backbone.card().preprocessing;
-                let want = [rows as i64, p.channels as i64, p.size as i64, p.size as i64];
+                let (ph, pw) = p.input_hw();
+                let want = [rows as i64, p.channels as i64, ph as i64, pw as i64];
                 if input.shape != want {
                     return Err(ServeError::bad_request(format!(
-                        "input '{INPUT}': shape {:?} does not match the model's [-1, {}, {}, {}]",
-                        input.shape, p.channels, p.size, p.size
+                        "input '{INPUT}': shape {:?} does not match the model's [-1, {}, {ph}, {pw}]",
+                        input.shape, p.channels
                     )));
                 }
-                let shape = (rows, p.channels, p.size, p.size);
-                let expected = rows * p.channels * p.size * p.size;
+                let shape = (rows, p.channels, ph, pw);
+                let expected = rows * p.channels * ph * pw;
                 if data.len() != expected {
                     return Err(ServeError::bad_request(format!(
                         "input '{INPUT}': {} values for shape {:?}, which needs {expected}",

@@ -1,4 +1,5 @@
-//! The model repository: every `NAME.onnx` of a folder, opened, loaded by
+//! The model repository: every `NAME.onnx` of a folder (with its
+//! `NAME.card.json` settings, if any: [`crate::config`]), opened, loaded by
 //! ONNX Runtime and given its batching queue before the server accepts a
 //! request, so that a model that cannot load fails the start, not a client.
 
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use cnnzoo_infer::{valid_name, Backbone, BackboneOptions, Device};
 
 use crate::batcher::BatchConfig;
+use crate::config::ModelConfig;
 use crate::error::ServeError;
 use crate::metrics::ModelMetrics;
 use crate::model::Model;
@@ -54,7 +56,15 @@ impl Repository {
             if !valid_name(&name) {
                 anyhow::bail!("{}: {name:?} is not a model name (letters, digits, '-', '_', '.'); rename the file", path.display());
             }
-            opened.push((name, Backbone::open(&path, &backbone_opts)?));
+            // A model's own NAME.card.json, if any, says what its card does not.
+            let config = ModelConfig::for_model(&path)?;
+            let opts = BackboneOptions {
+                card: config.card,
+                logits_output: config.logits_output,
+                features_output: config.features_output,
+                ..backbone_opts.clone()
+            };
+            opened.push((name, Backbone::open(&path, &opts)?));
         }
         let mut models = BTreeMap::new();
         for (name, backbone) in opened {

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use cnnzoo_export::{lower, ExportOptions};
 use cnnzoo_infer::{Backbone, BackboneOptions, Device};
+use cnnzoo_models::preprocess::InputSize;
 use cnnzoo_models::CardOverrides;
 use cnnzoo_train::data::load_idx;
 use cnnzoo_train::trainer::batch_input;
@@ -70,7 +71,7 @@ fn onnx_runtime_matches_libtorch_for_every_network() {
             // No cnnzoo metadata in these files: the caller supplies the preprocessing.
             let opts = BackboneOptions {
                 device: Device::Cpu,
-                card: CardOverrides { channels: Some(1), size: Some(size), ..Default::default() },
+                card: CardOverrides { channels: Some(1), size: Some(InputSize::square(size)), ..Default::default() },
                 ..Default::default()
             };
             let backbone = Backbone::open(&path, &opts).unwrap();

@@ -97,7 +97,11 @@ fn every_op_lowers_to_what_libtorch_computes() {
             let model = lower(net.graph(), &net.weights(), &opts).unwrap();
             let path = dir.path().join(format!("{}.onnx", name.replace([' ', '(', ')'], "_")));
             std::fs::write(&path, cnnzoo_proto::encode_model(&model)).unwrap();
-            let card = CardOverrides { channels: Some(CHANNELS), size: Some(SIZE), ..Default::default() };
+            let card = CardOverrides {
+                channels: Some(CHANNELS),
+                size: Some(cnnzoo_models::preprocess::InputSize::square(SIZE)),
+                ..Default::default()
+            };
             let backbone = Backbone::open(&path, &BackboneOptions { device: Device::Cpu, card, ..Default::default() }).unwrap();
             let x_nd = ndarray::Array4::from_shape_vec((5, CHANNELS, SIZE, SIZE), Vec::<f32>::try_from(x.view(-1)).unwrap()).unwrap();
             let got: Vec<f32> = backbone.run(x_nd.view()).unwrap().features.iter().copied().collect();

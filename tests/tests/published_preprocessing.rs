@@ -3,10 +3,9 @@
 //! from the zoo's published values and from timm's own `pretrained_cfg`)
 //! applied to a decoded image equals the library applied to the same uint8
 //! tensor, on photos wider, taller and smaller than the crop: within 1e-5
-//! per input value, but for the few values (at most 1 in 10,000) whose
-//! resized sum lands within float rounding of a half level, where libtorch's
-//! summation (not plain sequential, not fused throughout: measured) rounds
-//! to the neighbouring 8-bit level. Those are one level off, never more.
+//! per input value, every value. The resize is rounded to 8 bits before
+//! scaling, so a sum summed in another order than libtorch's would land a
+//! level off now and then: this test is what holds the order to libtorch's.
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
@@ -87,21 +86,18 @@ fn published_preprocessing_equals_torchvision_and_timm_on_the_same_pixels() {
     std::fs::write(&list, serde_json::to_string(&cases).unwrap()).unwrap();
     python::run_script("published_transforms.py", &["run", list.to_str().unwrap()]);
     let (mut failures, mut off_total, mut total) = (vec![], 0usize, 0usize);
-    for ((what, out, x), (_, card)) in ours.iter().zip(cards.iter().cycle()) {
+    for (what, out, x) in &ours {
         let theirs: Vec<f32> = std::fs::read(out).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         assert_eq!(theirs.len(), x.len(), "{what}");
-        // One 8-bit level after scaling and the smallest std.
-        let std = card.std.as_ref().unwrap().iter().copied().fold(f32::INFINITY, f32::min);
-        let level = card.scale / std + 1e-5;
         let (err, off) = x.iter().zip(&theirs).fold((0.0f32, 0usize), |(m, n), (a, b)| {
             let d = (a - b).abs();
             (m.max(d), n + (d > 1e-5) as usize)
         });
         (off_total, total) = (off_total + off, total + x.len());
-        if err > level || off * 10_000 > x.len() {
+        if off > 0 {
             failures.push(format!("{what}: max |ours - theirs| = {err:e}, {off} of {} values above 1e-5", x.len()));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    eprintln!("{off_total} of {total} values one level apart, the rest within 1e-5");
+    eprintln!("{off_total} of {total} values above 1e-5");
 }

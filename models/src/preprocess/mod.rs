@@ -25,9 +25,14 @@ pub use resize::{axpy, dot, Filter, Taps};
 pub struct Preprocessing {
     /// 1 = grayscale (ITU-R 601 luma, alpha composited on black), 3 = RGB.
     pub channels: usize,
-    /// Square side of the network input: what the image is resized to, or,
-    /// with `resize_size`, what is cropped from its centre.
+    /// Side of the network input (its width where `height` is given): what
+    /// the image is resized to, or, with `resize_size`, what is cropped from
+    /// its centre.
     pub size: usize,
+    /// The input's height where it differs from its width (`--size 48x192`):
+    /// absent for the square inputs of every network of the zoo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<usize>,
     /// torchvision's `Resize(resize_size)` then `CenterCrop(size)`: the
     /// shorter side resized to this (the aspect ratio kept), then the centre
     /// `size` square cut out. Absent: the whole image is resized to `size`.
@@ -56,6 +61,46 @@ pub struct Preprocessing {
     pub exif_orientation: bool,
 }
 
+/// A network input's spatial size: `224` (square) or `48x192` (height x
+/// width), as `--size` and `--crop-size` take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputSize {
+    pub height: usize,
+    pub width: usize,
+}
+
+impl InputSize {
+    /// `side` x `side`.
+    pub fn square(side: usize) -> InputSize {
+        InputSize { height: side, width: side }
+    }
+}
+
+impl std::fmt::Display for InputSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.height == self.width {
+            write!(f, "{}", self.width)
+        } else {
+            write!(f, "{}x{}", self.height, self.width)
+        }
+    }
+}
+
+impl std::str::FromStr for InputSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let side = |v: &str| match v.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_INPUT_SIDE).contains(&n) => Ok(n),
+            _ => Err(format!("{s:?}: expected a side (224) or HEIGHTxWIDTH (48x192), each 1 to {MAX_INPUT_SIDE} pixels")),
+        };
+        match s.split_once(['x', 'X']) {
+            Some((h, w)) => Ok(InputSize { height: side(h)?, width: side(w)? }),
+            None => side(s).map(InputSize::square),
+        }
+    }
+}
+
 /// The resize filters this implementation knows.
 pub const RESIZE_FILTERS: [&str; 3] = Filter::NAMES;
 
@@ -74,6 +119,7 @@ impl Preprocessing {
         Preprocessing {
             channels,
             size,
+            height: None,
             resize_size: None,
             resize: "bilinear".into(),
             uint8_resize: false,
@@ -91,6 +137,7 @@ impl Preprocessing {
         Preprocessing {
             channels: 3,
             size: crop_size,
+            height: None,
             resize_size: Some(resize_size),
             resize: filter.name().into(),
             uint8_resize: true,
@@ -133,11 +180,32 @@ impl Preprocessing {
         Ok(p)
     }
 
+    /// The network input's `(height, width)`.
+    pub fn input_hw(&self) -> (usize, usize) {
+        (self.height.unwrap_or(self.size), self.size)
+    }
+
+    /// The input's size as a flag or a message spells it: `224`, or `48x192`
+    /// (height x width) where it is not square.
+    pub fn input_size(&self) -> InputSize {
+        let (height, width) = self.input_hw();
+        InputSize { height, width }
+    }
+
+    /// Sets the input's size, square or not.
+    pub fn set_input_size(&mut self, s: InputSize) {
+        self.size = s.width;
+        self.height = (s.height != s.width).then_some(s.height);
+    }
+
     /// The image's size after the resize step, `(width, height)`: the shorter
     /// side at `resize_size` and the longer scaled with it (truncated, as
-    /// torchvision's `int(size * long / short)`), or `size` x `size`.
+    /// torchvision's `int(size * long / short)`), or the input's size.
     pub fn resized(&self, width: usize, height: usize) -> (usize, usize) {
-        let Some(s) = self.resize_size else { return (self.size, self.size) };
+        let Some(s) = self.resize_size else {
+            let (h, w) = self.input_hw();
+            return (w, h);
+        };
         let (short, long) = (width.min(height), width.max(height));
         let long = ((s * long) as f64 / short as f64) as usize;
         if width <= height {
@@ -150,9 +218,9 @@ impl Preprocessing {
     /// The crop's top-left corner in the resized image, `(left, top)`:
     /// torchvision's `int(round((resized - size) / 2.0))`, ties to even.
     pub fn crop_origin(&self, width: usize, height: usize) -> (usize, usize) {
-        let (rw, rh) = self.resized(width, height);
-        let half = |d: usize| (d.saturating_sub(self.size) as f64 / 2.0).round_ties_even() as usize;
-        (half(rw), half(rh))
+        let ((rw, rh), (ch, cw)) = (self.resized(width, height), self.input_hw());
+        let half = |d: usize, crop: usize| (d.saturating_sub(crop) as f64 / 2.0).round_ties_even() as usize;
+        (half(rw, cw), half(rh, ch))
     }
 
     /// The resize filter (the card is valid).
@@ -174,12 +242,13 @@ impl Preprocessing {
         if !matches!(self.channels, 1 | 3) {
             return Err(format!("channels {}: must be 1 (grayscale) or 3 (RGB)", self.channels));
         }
-        if !(1..=MAX_INPUT_SIDE).contains(&self.size) {
-            return Err(format!("size {}: must be 1 to {MAX_INPUT_SIDE} pixels", self.size));
+        let (h, w) = self.input_hw();
+        if !(1..=MAX_INPUT_SIDE).contains(&h) || !(1..=MAX_INPUT_SIDE).contains(&w) {
+            return Err(format!("size {}: each side must be 1 to {MAX_INPUT_SIDE} pixels", self.input_size()));
         }
         if let Some(r) = self.resize_size {
-            if !(self.size..=MAX_INPUT_SIDE).contains(&r) {
-                return Err(format!("resize_size {r}: must be at least the crop size {} and at most {MAX_INPUT_SIDE}", self.size));
+            if !(h.max(w)..=MAX_INPUT_SIDE).contains(&r) {
+                return Err(format!("resize_size {r}: must be at least the crop's longer side {} and at most {MAX_INPUT_SIDE}", h.max(w)));
             }
         }
         if Filter::from_name(&self.resize).is_none() {
@@ -219,16 +288,17 @@ impl Preprocessing {
 /// vectorizable loops) and leaves the horizontal one only `size` rows to
 /// filter. Sums agree with libtorch's (horizontal first) to float rounding.
 pub fn preprocess(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
-    let (w, h, c, size) = (img.width() as usize, img.height() as usize, p.channels, p.size);
-    let mut x = if p.resized(w, h) == (w, h) && (w, h) == (size, size) {
-        planes(img, c)
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (oh, ow) = p.input_hw();
+    let mut x = if p.resized(w, h) == (w, h) && (w, h) == (ow, oh) {
+        planes(img, p.channels)
     } else if p.uint8_resize {
         // torchvision's uint8 round trip: clamp (bicubic overshoots), round ties to even.
         resize_in_order(img, p).mapv(|v| v.clamp(0.0, 255.0).round_ties_even())
     } else if p.resize_size.is_some() {
         resize_in_order(img, p)
     } else {
-        resize(img, p.filter(), c, size)
+        resize(img, p.filter(), p.channels, (oh, ow))
     };
     x *= p.scale;
     if let (Some(mean), Some(std)) = (&p.mean, &p.std) {
@@ -239,21 +309,21 @@ pub fn preprocess(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
     x
 }
 
-/// `[C, size, size]` planes of `img` in 8-bit units, resized with `filter`.
-fn resize(img: &DynamicImage, filter: Filter, c: usize, size: usize) -> Array3<f32> {
+/// `[C, oh, ow]` planes of `img` in 8-bit units, resized with `filter`.
+fn resize(img: &DynamicImage, filter: Filter, c: usize, (oh, ow): (usize, usize)) -> Array3<f32> {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let (tx, ty) = (Taps::new(filter, w, size), Taps::new(filter, h, size));
+    let (tx, ty) = (Taps::new(filter, w, ow), Taps::new(filter, h, oh));
     // For each source row, the output rows that read it and with what weight,
     // in output order (so each output sums its taps in order).
     let mut readers: Vec<Vec<(usize, f32)>> = vec![vec![]; h];
-    for oy in 0..size {
+    for oy in 0..oh {
         let (start, weights) = ty.get(oy);
         for (j, &wy) in weights.iter().enumerate() {
             readers[start + j].push((oy, wy));
         }
     }
     // Vertical pass: `down[(oy * c + k) * w ..]` is output row oy of channel k, full width.
-    let mut down = vec![0.0f32; size * c * w];
+    let mut down = vec![0.0f32; oh * c * w];
     let rows = Rows::new(img, c);
     let mut line = vec![0.0f32; c * w];
     for (y, readers) in readers.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
@@ -272,8 +342,8 @@ fn resize(img: &DynamicImage, filter: Filter, c: usize, size: usize) -> Array3<f
             }
         }
     }
-    // Horizontal pass over the `size` rows left.
-    let mut x = Array3::<f32>::zeros((c, size, size));
+    // Horizontal pass over the `oh` rows left.
+    let mut x = Array3::<f32>::zeros((c, oh, ow));
     for ((k, oy, ox), v) in x.indexed_iter_mut() {
         let (start, weights) = tx.get(ox);
         let row = &down[(oy * c + k) * w..(oy * c + k + 1) * w];
@@ -284,42 +354,61 @@ fn resize(img: &DynamicImage, filter: Filter, c: usize, size: usize) -> Array3<f
 
 /// The resize and centre crop of a card that rounds to 8 bits, computed as
 /// libtorch computes `interpolate` on a float tensor: the horizontal pass
-/// first, then the vertical one, each output a sum of its taps in order.
+/// first, then the vertical one, each output summed as [`libtorch_sum`] does.
 /// Rounding to whole levels turns a last-bit difference into a whole level,
 /// so this path keeps libtorch's order where the faster [`resize`] does not
 /// need to. Only the outputs inside the crop are computed.
 fn resize_in_order(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
-    let (w, h, c, size) = (img.width() as usize, img.height() as usize, p.channels, p.size);
+    let (w, h, c) = (img.width() as usize, img.height() as usize, p.channels);
+    let (oh, ow) = p.input_hw();
     let (rw, rh) = p.resized(w, h);
     let (left, top) = p.crop_origin(w, h);
     let filter = p.filter();
     let (tx, ty) = (Taps::new(filter, w, rw), Taps::new(filter, h, rh));
-    let sum = |taps: &[f32], value: &dyn Fn(usize) -> f32| taps.iter().enumerate().fold(0.0f32, |acc, (j, &wt)| acc + value(j) * wt);
+    let sum = |taps: &[f32], value: &dyn Fn(usize) -> f32| libtorch_sum(taps, value);
     // The source rows the crop's outputs read.
     let (first, _) = ty.get(top);
-    let (last_start, last_taps) = ty.get(top + size - 1);
+    let (last_start, last_taps) = ty.get(top + oh - 1);
     let rows_needed = first..last_start + last_taps.len();
     // Horizontal pass: `across[(k * rows + y) * size + ox]`, the crop's columns of each needed row.
     let rows = Rows::new(img, c);
     let mut line = vec![0.0f32; c * w];
     let n = rows_needed.len();
-    let mut across = vec![0.0f32; c * n * size];
+    let mut across = vec![0.0f32; c * n * ow];
     for (r, y) in rows_needed.clone().enumerate() {
         rows.read(y, &mut line);
         for k in 0..c {
             let src = &line[k * w..(k + 1) * w];
-            for ox in 0..size {
+            for ox in 0..ow {
                 let (start, taps) = tx.get(left + ox);
-                across[(k * n + r) * size + ox] = sum(taps, &|j| src[start + j]);
+                across[(k * n + r) * ow + ox] = sum(taps, &|j| src[start + j]);
             }
         }
     }
-    let mut x = Array3::<f32>::zeros((c, size, size));
+    let mut x = Array3::<f32>::zeros((c, oh, ow));
     for ((k, oy, ox), v) in x.indexed_iter_mut() {
         let (start, taps) = ty.get(top + oy);
-        *v = sum(taps, &|j| across[(k * n + start + j - first) * size + ox]);
+        *v = sum(taps, &|j| across[(k * n + start + j - first) * ow + ox]);
     }
     x
+}
+
+/// `Σ value(j) * taps[j]` rounded exactly as libtorch's compiled antialiased
+/// kernel rounds it (`interpolate_aa_single_dim`, measured bit for bit on its
+/// AVX2 and AVX-512 builds, both filters): the first product, then the taps
+/// in runs of four, each product rounded before it is added, then the last
+/// `(n - 1) % 4` taps fused (one rounding each, as an FMA). The C++ is a plain
+/// loop; the compiler's unrolled body and its FMA-contracted remainder are what
+/// decide this order, and rounding to 8 bits afterwards turns any other order
+/// into a whole level now and then.
+fn libtorch_sum(taps: &[f32], value: &dyn Fn(usize) -> f32) -> f32 {
+    let n = taps.len();
+    let fused_from = n - (n - 1) % 4;
+    let mut acc = value(0) * taps[0];
+    for (j, &w) in taps.iter().enumerate().skip(1) {
+        acc = if j < fused_from { acc + value(j) * w } else { value(j).mul_add(w, acc) };
+    }
+    acc
 }
 
 /// The decoded image as full-size `[C, H, W]` planes in 8-bit units, before

@@ -45,14 +45,17 @@ impl Filter {
     }
 }
 
-/// PyTorch's antialiasing cubic (`aa_filter` for bicubic), a = -0.5.
+/// PyTorch's antialiasing cubic (`aa_filter` for bicubic), a = -0.5, with
+/// the fused multiply-adds its compiled build contracts the polynomials to
+/// (measured: these weights equal libtorch's bit for bit, the unfused ones
+/// differ in the last bit of about 1 weight in 100).
 fn cubic(x: f32) -> f32 {
     const A: f32 = -0.5;
     let x = x.abs();
     if x < 1.0 {
-        ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+        ((A + 2.0).mul_add(x, -(A + 3.0)) * x).mul_add(x, 1.0)
     } else if x < 2.0 {
-        ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A
+        A.mul_add(x, -5.0 * A).mul_add(x, 8.0 * A).mul_add(x, -4.0 * A)
     } else {
         0.0
     }
