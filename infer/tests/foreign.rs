@@ -2,7 +2,8 @@
 //! brings one: torchvision's ResNet-18 exported as the PyTorch tutorial does
 //! (`input.1` in, `191` out, a fixed batch of 1) classifies photos with
 //! torchvision's own top-5 and ImageNet's names; a small model with input
-//! `x` and output `y`; a model with two unnamed outputs, which must be named.
+//! `x` and output `y`; a 48x192 model (`--size HxW`); a model with two
+//! unnamed outputs, which must be named.
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
@@ -72,6 +73,29 @@ fn a_tutorial_export_and_small_foreign_models_run_with_flags() {
     let o = infer(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 3);
+
+    // A non-square input, 48x192: --size HxW, and the same probabilities as PyTorch.
+    let wide = d.join("wide.onnx");
+    let mut args = vec!["--model", wide.to_str().unwrap(), "--channels", "3", "--size", "48x192", "--json", "--top-k", "3"];
+    args.extend(photos.iter().map(String::as_str));
+    let o = infer(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let theirs = &reference["wide"][r["path"].as_str().unwrap()];
+        for t in r["top"].as_array().unwrap() {
+            let (k, p) = (t["class"].as_u64().unwrap() as usize, t["probability"].as_f64().unwrap());
+            assert!((p - theirs[k].as_f64().unwrap()).abs() < 1e-4, "{}: class {k}: {p} vs {}", r["path"], theirs[k]);
+        }
+    }
+    let o = infer(&["--model", wide.to_str().unwrap(), "--channels", "3", "--size", "192", &photos[0]]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("at 192x192 pixels (height x width) but the model takes [3, 48, 192]"),
+        "{}",
+        stderr(&o)
+    );
+    let o = infer(&["--model", wide.to_str().unwrap(), "--channels", "3", "--size", "48x0", &photos[0]]);
+    assert!(!o.status.success() && stderr(&o).contains("--size") && stderr(&o).contains("HEIGHTxWIDTH"), "{}", stderr(&o));
 
     // Two outputs with other names: which is which must be said, then both work.
     let two = d.join("two.onnx");

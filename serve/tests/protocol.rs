@@ -289,3 +289,72 @@ fn a_model_that_carries_its_preprocessing_takes_images_of_any_size() {
     assert!(r.status == 400 && r.text().contains("does its own preprocessing"), "{} {}", r.status, r.text());
     assert!(server.ready());
 }
+
+/// Encoded files as one BYTES input `image`, in Triton's binary extension.
+fn image_request(files: &[Vec<u8>]) -> (Vec<(&'static str, String)>, Vec<u8>) {
+    let mut raw = vec![];
+    for f in files {
+        raw.extend((f.len() as u32).to_le_bytes());
+        raw.extend(f);
+    }
+    let head = format!(
+        r#"{{"inputs":[{{"name":"image","shape":[{}],"datatype":"BYTES","parameters":{{"binary_data_size":{}}}}}]}}"#,
+        files.len(),
+        raw.len()
+    );
+    let mut body = head.clone().into_bytes();
+    body.extend(&raw);
+    (vec![("Inference-Header-Content-Length", head.len().to_string())], body)
+}
+
+#[test]
+fn models_exported_elsewhere_are_served_with_their_card_json() {
+    // torchvision's ResNet-18 as the PyTorch tutorial exports it (`input.1`
+    // -> `191`, batch 1) with ImageNet's card, and a 48x192 model.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let photo = d.join("photo.jpg");
+    image::RgbImage::from_fn(500, 375, |x, y| image::Rgb([(x / 2) as u8, (y * 255 / 375) as u8, ((x * y) % 256) as u8]))
+        .save(&photo)
+        .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/tutorial_export.py");
+    let reference: serde_json::Value =
+        serde_json::from_str(fixture::python_script(&script, &[d.to_str().unwrap(), photo.to_str().unwrap()]).trim()).unwrap();
+    let repo = d.join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    for m in ["resnet18", "wide"] {
+        std::fs::rename(d.join(format!("{m}.onnx")), repo.join(format!("{m}.onnx"))).unwrap();
+    }
+    std::fs::write(repo.join("imagenet.txt"), cnnzoo_models::weights::IMAGENET1K_CLASSES).unwrap();
+    let card = r#"{"channels": 3, "resize_size": 256, "size": 224, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "classes": "imagenet.txt"}"#;
+    std::fs::write(repo.join("resnet18.card.json"), card).unwrap();
+    std::fs::write(repo.join("wide.card.json"), r#"{"channels": 3, "size": "48x192", "logits_output": "y"}"#).unwrap();
+    let server = fixture::start_in(&repo, &[]);
+    let meta = server.get("/v2/models/wide").json();
+    let input = meta["inputs"].as_array().unwrap().iter().find(|i| i["name"] == "input").unwrap().clone();
+    assert_eq!(input["shape"], serde_json::json!([-1, 3, 48, 192]), "{meta}");
+    let (headers, body) = image_request(&[std::fs::read(&photo).unwrap()]);
+    let logits = |model: &str| -> Vec<f64> {
+        let r = server.post(&format!("/v2/models/{model}/infer"), &headers, &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let out = r.json()["outputs"][0].clone();
+        serde_json::from_value(out["data"].clone()).unwrap()
+    };
+    let top1 = |v: &[f64]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
+    let names: Vec<&str> = cnnzoo_models::weights::IMAGENET1K_CLASSES.lines().collect();
+    let r18 = logits("resnet18");
+    assert_eq!(r18.len(), 1000);
+    assert_eq!(names[top1(&r18)], reference["top5"][photo.to_str().unwrap()][0].as_str().unwrap());
+    let probs: Vec<f64> = reference["wide"][photo.to_str().unwrap()].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(top1(&logits("wide")), top1(&probs));
+    server.terminate();
+
+    // A bad card.json stops the start with one line naming the file.
+    std::fs::write(repo.join("wide.card.json"), r#"{"size": "48x192", "chanels": 3}"#).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cnnzoo-serve"))
+        .args(["--model-dir", repo.to_str().unwrap(), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--device", "cpu"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("wide.card.json") && err.contains("unknown field `chanels`"), "{err}");
+}

@@ -7,8 +7,9 @@ usage: embedded.py photos DIR     -> photo-like JPEGs and PNGs of several sizes 
        the embedded model fed pixels against the plain model fed cnnzoo's
        preprocessing of the same photo (the network input the graph makes,
        which the test's embedded model also outputs, and the outputs); for
-       PNGs also fed the pixels PIL decodes. Prints one JSON object: the
-       largest difference per case.
+       PNGs also fed the pixels PIL decodes. Prints one JSON object: per
+       case, the network input's largest difference and how many of its
+       values differ by more than 1e-4, and the outputs' largest difference.
 """
 import json
 import sys
@@ -60,8 +61,9 @@ def check(cases_path: Path) -> None:
         for decoder, pixels in feeds.items():
             *got, made = embedded.run(names + ["input"], {"image": pixels})
             case = f'{c["name"]} ({decoder} pixels {list(pixels.shape)})'
-            result[f"{case}: network input"] = float(np.abs(made - x).max())
-            result[f"{case}: outputs"] = max(float(np.abs(a - b).max()) for a, b in zip(want, got))
+            d = np.abs(made - x)
+            result[case] = {"input_max": float(d.max()), "input_off": int((d > 1e-4).sum()), "input_values": int(d.size),
+                            "outputs": max(float(np.abs(a - b).max()) for a, b in zip(want, got))}
     print(json.dumps(result))
 
 

@@ -2,7 +2,8 @@
 //! fed decoded pixels of any size, they give what the plain model gives on
 //! cnnzoo's preprocessing of the same photo, in ONNX Runtime's Python API as
 //! in our own `Backbone`, for every kind of card (plain and antialiased
-//! resize, gray and RGB, with and without mean and std).
+//! resize, gray and RGB, with and without mean and std, and the published
+//! weights' shorter-side resize, centre crop, bicubic and 8-bit rounding).
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
@@ -18,8 +19,8 @@ use std::path::{Path, PathBuf};
 use cnnzoo_export::embed::{embed_preprocessing, MIN_OPSET};
 use cnnzoo_infer::{evaluate, Backbone, BackboneOptions, Device};
 use cnnzoo_models::data::open_image_with;
-use cnnzoo_models::preprocess::{load, pixels};
-use cnnzoo_models::Preprocessing;
+use cnnzoo_models::preprocess::{load, pixels, Filter};
+use cnnzoo_models::{Preprocessing, IMAGENET_MEAN, IMAGENET_STD};
 
 /// The cards the zoo and its users write.
 fn cards() -> Vec<(&'static str, Preprocessing)> {
@@ -30,7 +31,25 @@ fn cards() -> Vec<(&'static str, Preprocessing)> {
             "rgb-64-antialias-normalized",
             Preprocessing { mean: Some(vec![0.485, 0.456, 0.406]), std: Some(vec![0.229, 0.224, 0.225]), ..Preprocessing::new(3, 64) },
         ),
+        // torchvision's weights.transforms() and timm's bicubic crop, smaller:
+        // shorter side resized, centre crop, rounded to 8 bits.
+        ("torchvision-crop", Preprocessing::torchvision(73, 64, Filter::BilinearAntialias, IMAGENET_MEAN, IMAGENET_STD)),
+        ("timm-bicubic-crop", Preprocessing::torchvision(67, 64, Filter::BicubicAntialias, IMAGENET_MEAN, IMAGENET_STD)),
     ]
+}
+
+/// Whether the graph's network input `got` is cnnzoo's `want` for card `p`:
+/// within 1e-4 everywhere, but, for a card that rounds its resize to 8 bits,
+/// for the few values (at most 1 in 2,000) whose resized sum ONNX Runtime
+/// rounds to the neighbouring level (its resize adds the taps in another
+/// order than libtorch): those are one level off, never more.
+fn same_input(p: &Preprocessing, max: f32, off: usize, values: usize) -> bool {
+    let level = p.scale / p.std.as_ref().map_or(1.0, |s| s.iter().copied().fold(f32::INFINITY, f32::min));
+    if p.uint8_resize {
+        max <= level * 1.001 && off * 2_000 <= values
+    } else {
+        max <= 1e-4
+    }
 }
 
 /// The plain and the embedded seeded LeNet for card `p`, written in `dir`.
@@ -114,12 +133,14 @@ fn onnx_runtime_python_gets_cnnzoos_preprocessing_from_the_graph() {
     let cases_path = dir.path().join("cases.json");
     std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
     let out = python::run_script("embedded.py", &[Path::new("check"), &cases_path]);
-    let diffs: std::collections::BTreeMap<String, f64> = serde_json::from_str(&out).unwrap();
-    // Every case with cnnzoo's pixels, and the PNGs with PIL's too, each
-    // for the preprocessed input and for the model's outputs.
-    assert_eq!(diffs.len(), 2 * cards().len() * (files.len() + 3), "{diffs:?}");
-    for (case, diff) in &diffs {
-        assert!(*diff <= 1e-3, "{case}: max |embedded - plain| {diff}");
+    let diffs: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&out).unwrap();
+    // Every case with cnnzoo's pixels, and the PNGs with PIL's too.
+    assert_eq!(diffs.len(), cards().len() * (files.len() + 3), "{diffs:?}");
+    for (case, d) in &diffs {
+        let (_, p) = cards().into_iter().find(|(name, _)| case.starts_with(&format!("{name} on "))).unwrap();
+        let (max, off, values) = (d["input_max"].as_f64().unwrap(), d["input_off"].as_u64().unwrap(), d["input_values"].as_u64().unwrap());
+        assert!(same_input(&p, max as f32, off as usize, values as usize), "{case}: network input {d}");
+        assert!(d["outputs"].as_f64().unwrap() <= 1e-3, "{case}: outputs {d}");
     }
 }
 
@@ -146,7 +167,8 @@ fn a_backbone_runs_the_embedded_model_like_the_plain_one() {
         let (plain_input, graph_input) = identities(dir.path(), name, &p, &opts);
         let (want, got) = (plain_input.embed(&files).unwrap(), graph_input.embed(&files).unwrap());
         let diff = (&want - &got).iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        assert!(diff <= 1e-4, "{name}: network inputs differ by {diff}");
+        let off = (&want - &got).iter().filter(|v| v.abs() > 1e-4).count();
+        assert!(same_input(&p, diff, off, want.len()), "{name}: network inputs differ by {diff} ({off} of {} values)", want.len());
         // Float network input is refused by name, not fed to the graph.
         let e = embedded.run(ndarray::Array4::zeros((1, p.channels, p.size, p.size)).view()).unwrap_err().to_string();
         assert!(e.contains("takes uint8 `image` [N, H, W, C] pixels"), "{e}");
