@@ -302,7 +302,7 @@ fn a_model_without_a_card_is_described_on_the_command_line() {
 
     // An override that contradicts the graph's fixed input, or the logits, is refused by name.
     let o = infer(&["--model", lenet_onnx().to_str().unwrap(), "--device", "cpu", "--size", "32", i]);
-    assert!(stderr(&o).contains("1 channel(s) at 32x32 pixels but the model takes [1, 28, 28]"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 channel(s) at 32x32 pixels (height x width) but the model takes [1, 28, 28]"), "{}", stderr(&o));
     assert_eq!(o.status.code(), Some(1));
     std::fs::write(&classes, "only\ntwo\n").unwrap();
     let o = infer(&["--model", f, "--device", "cpu", "--channels", "1", "--size", "28", "--classes", classes.to_str().unwrap(), i]);

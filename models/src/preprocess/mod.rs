@@ -354,10 +354,11 @@ fn resize(img: &DynamicImage, filter: Filter, c: usize, (oh, ow): (usize, usize)
 
 /// The resize and centre crop of a card that rounds to 8 bits, computed as
 /// libtorch computes `interpolate` on a float tensor: the horizontal pass
-/// first, then the vertical one, each output summed as [`libtorch_sum`] does.
-/// Rounding to whole levels turns a last-bit difference into a whole level,
-/// so this path keeps libtorch's order where the faster [`resize`] does not
-/// need to. Only the outputs inside the crop are computed.
+/// first, then the vertical one, each output summed in the order
+/// [`fused_from`] describes. Rounding to whole levels turns a last-bit
+/// difference into a whole level, so this path keeps libtorch's order where
+/// the faster [`resize`] does not need to. Only the outputs inside the crop
+/// are computed.
 fn resize_in_order(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
     let (w, h, c) = (img.width() as usize, img.height() as usize, p.channels);
     let (oh, ow) = p.input_hw();
@@ -365,48 +366,96 @@ fn resize_in_order(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
     let (left, top) = p.crop_origin(w, h);
     let filter = p.filter();
     let (tx, ty) = (Taps::new(filter, w, rw), Taps::new(filter, h, rh));
-    let sum = |taps: &[f32], value: &dyn Fn(usize) -> f32| libtorch_sum(taps, value);
     // The source rows the crop's outputs read.
     let (first, _) = ty.get(top);
     let (last_start, last_taps) = ty.get(top + oh - 1);
-    let rows_needed = first..last_start + last_taps.len();
-    // Horizontal pass: `across[(k * rows + y) * size + ox]`, the crop's columns of each needed row.
+    let n = last_start + last_taps.len() - first;
+    // Horizontal pass: `across[(k * n + r) * ow + ox]`, the crop's columns of
+    // each needed row, LANES rows at a time: their samples interleaved
+    // (`block[x * LANES + l]` is sample x of row l) so that each tap is one
+    // vector multiply-add over the rows, not a step of one long serial sum.
     let rows = Rows::new(img, c);
-    let mut line = vec![0.0f32; c * w];
-    let n = rows_needed.len();
+    let mut lines = vec![0.0f32; LANES * c * w];
+    let mut block = vec![0.0f32; w * LANES];
     let mut across = vec![0.0f32; c * n * ow];
-    for (r, y) in rows_needed.clone().enumerate() {
-        rows.read(y, &mut line);
+    for r0 in (0..n).step_by(LANES) {
+        let count = LANES.min(n - r0);
+        for l in 0..count {
+            rows.read(first + r0 + l, &mut lines[l * c * w..(l + 1) * c * w]);
+        }
         for k in 0..c {
-            let src = &line[k * w..(k + 1) * w];
+            for l in 0..count {
+                let src = &lines[(l * c + k) * w..(l * c + k + 1) * w];
+                for (x, &v) in src.iter().enumerate() {
+                    block[x * LANES + l] = v;
+                }
+            }
             for ox in 0..ow {
                 let (start, taps) = tx.get(left + ox);
-                across[(k * n + r) * ow + ox] = sum(taps, &|j| src[start + j]);
+                let sums = lanes_in_order(&block[start * LANES..(start + taps.len()) * LANES], taps);
+                for (l, &v) in sums.iter().take(count).enumerate() {
+                    across[(k * n + r0 + l) * ow + ox] = v;
+                }
             }
         }
     }
+    // Vertical pass, a whole output row at a time (each element still summed
+    // in the same order).
     let mut x = Array3::<f32>::zeros((c, oh, ow));
-    for ((k, oy, ox), v) in x.indexed_iter_mut() {
-        let (start, taps) = ty.get(top + oy);
-        *v = sum(taps, &|j| across[(k * n + start + j - first) * ow + ox]);
+    for k in 0..c {
+        for oy in 0..oh {
+            let (start, taps) = ty.get(top + oy);
+            let mut out = x.slice_mut(ndarray::s![k, oy, ..]);
+            let out = out.as_slice_mut().expect("a row of a standard-layout array");
+            let row = |j: usize| &across[(k * n + start + j - first) * ow..(k * n + start + j - first + 1) * ow];
+            for (o, &v) in out.iter_mut().zip(row(0)) {
+                *o = v * taps[0];
+            }
+            let fused = fused_from(taps.len());
+            for (j, &wt) in taps.iter().enumerate().skip(1) {
+                for (o, &v) in out.iter_mut().zip(row(j)) {
+                    *o = if j < fused { *o + v * wt } else { v.mul_add(wt, *o) };
+                }
+            }
+        }
     }
     x
 }
 
-/// `Σ value(j) * taps[j]` rounded exactly as libtorch's compiled antialiased
-/// kernel rounds it (`interpolate_aa_single_dim`, measured bit for bit on its
-/// AVX2 and AVX-512 builds, both filters): the first product, then the taps
-/// in runs of four, each product rounded before it is added, then the last
-/// `(n - 1) % 4` taps fused (one rounding each, as an FMA). The C++ is a plain
-/// loop; the compiler's unrolled body and its FMA-contracted remainder are what
-/// decide this order, and rounding to 8 bits afterwards turns any other order
-/// into a whole level now and then.
-fn libtorch_sum(taps: &[f32], value: &dyn Fn(usize) -> f32) -> f32 {
-    let n = taps.len();
-    let fused_from = n - (n - 1) % 4;
-    let mut acc = value(0) * taps[0];
-    for (j, &w) in taps.iter().enumerate().skip(1) {
-        acc = if j < fused_from { acc + value(j) * w } else { value(j).mul_add(w, acc) };
+/// Rows summed side by side in [`resize_in_order`]'s horizontal pass.
+const LANES: usize = 8;
+
+/// libtorch's compiled antialiased kernel (`interpolate_aa_single_dim`,
+/// measured bit for bit on its AVX2 and AVX-512 builds, both filters) sums an
+/// output's `n` taps as: the first product, then the taps in runs of four,
+/// each product rounded before it is added, then the last `(n - 1) % 4` taps
+/// fused (one rounding each, as an FMA). The C++ is a plain loop; the
+/// compiler's unrolled body and its FMA-contracted remainder decide the
+/// order, and rounding to 8 bits afterwards turns any other order into a
+/// whole level now and then. The first fused tap's index:
+fn fused_from(n: usize) -> usize {
+    n - (n - 1) % 4
+}
+
+/// `Σ_j x[j * LANES + l] * taps[j]` for each lane `l`, in libtorch's order.
+#[inline]
+fn lanes_in_order(x: &[f32], taps: &[f32]) -> [f32; LANES] {
+    let mut acc = [0.0f32; LANES];
+    for (a, &v) in acc.iter_mut().zip(&x[..LANES]) {
+        *a = v * taps[0];
+    }
+    let fused = fused_from(taps.len());
+    for (j, &wt) in taps.iter().enumerate().skip(1) {
+        let xs = &x[j * LANES..(j + 1) * LANES];
+        if j < fused {
+            for (a, &v) in acc.iter_mut().zip(xs) {
+                *a += v * wt;
+            }
+        } else {
+            for (a, &v) in acc.iter_mut().zip(xs) {
+                *a = v.mul_add(wt, *a);
+            }
+        }
     }
     acc
 }
