@@ -276,3 +276,25 @@ impl<'a> Zip<'a> {
         self.bytes.get(start..start + size).ok_or_else(|| format!("{name}: the archive ends inside it (truncated?)"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn tensor(size: &[usize], stride: &[usize], offset: usize) -> TensorRef {
+        TensorRef { dtype: "FloatStorage".into(), key: "0".into(), storage_numel: 8, offset, size: size.into(), stride: stride.into() }
+    }
+
+    #[test]
+    fn dense_and_strided_tensors_read_in_row_major_order() {
+        let data: Vec<u8> = (0..8).flat_map(|v| (v as f32).to_le_bytes()).collect();
+        // Dense 2x3 from element 1, then its transpose (a view with swapped strides).
+        assert_eq!(materialize(&tensor(&[2, 3], &[3, 1], 1), &data).unwrap().data, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(materialize(&tensor(&[3, 2], &[1, 3], 0), &data).unwrap().data, [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        // A size-1 axis with any stride is still dense; a scalar is one element.
+        assert_eq!(materialize(&tensor(&[1, 4], &[99, 1], 4), &data).unwrap().data, [4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(materialize(&tensor(&[], &[], 7), &data).unwrap().data, [7.0]);
+        assert!(materialize(&tensor(&[3, 3], &[3, 1], 0), &data).unwrap_err().contains("truncated"));
+    }
+}
