@@ -163,6 +163,13 @@ fn materialize(t: &TensorRef, data: &[u8]) -> Result<Tensor32, String> {
             return Err(format!("reads element {last} of a storage of {available} (truncated?)"));
         }
     }
+    // The common case, a dense float32 tensor, is one pass over its bytes.
+    let row_major = t.size.iter().zip(&t.stride).rev().try_fold(1usize, |dense, (&n, &s)| (n <= 1 || s == dense).then_some(dense * n));
+    if row_major.is_some() && t.dtype == "FloatStorage" {
+        let bytes = &data[t.offset * 4..(t.offset + numel) * 4];
+        let out = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        return Ok(Tensor32 { shape: t.size.clone(), data: out });
+    }
     let mut out = Vec::with_capacity(numel);
     let mut index = vec![0usize; t.size.len()];
     for _ in 0..numel {
