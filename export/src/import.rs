@@ -81,6 +81,7 @@ pub fn checkpoint(
         },
         metrics: vec![],
         versions: [("cnnzoo".to_string(), env!("CARGO_PKG_VERSION").to_string())].into(),
+        weights_sha256: None,
     };
     let card = serde_json::json!({"file": name, "format": format, "sha256": sha, "adapted": imported.notes});
     let ck = Checkpoint { manifest, graph: imported.graph, weights: imported.weights };

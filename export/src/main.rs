@@ -185,12 +185,36 @@ fn sha256_of(path: &Path) -> anyhow::Result<String> {
     Ok(Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Refuses, before any work, an output that would destroy something: one of
+/// the run's own inputs (the checkpoint, its manifest, the weights, a file of
+/// a weights folder, the class names), or anything but a regular file.
+fn check_output_path(cli: &Cli, input: &Path, is_checkpoint: bool) -> anyhow::Result<()> {
+    let (flag, out) = match (&cli.state_dict, &cli.triton_repo) {
+        (Some(sd), _) => ("--state-dict", sd.clone()),
+        (None, Some(_)) => return Ok(()),
+        (None, None) => ("-o", cli.output.clone().unwrap_or_else(|| input.with_extension(if cli.int8 { "int8.onnx" } else { "onnx" }))),
+    };
+    let mut inputs = vec![input.to_path_buf()];
+    if is_checkpoint {
+        inputs.push(input.with_extension("json"));
+    }
+    if input.is_dir() {
+        inputs.extend(std::fs::read_dir(input).into_iter().flatten().flatten().map(|e| e.path()));
+    }
+    inputs.extend(cli.classes.clone());
+    if let Some(same) = inputs.iter().find(|i| cnnzoo_models::fsio::same_file(&out, i)) {
+        bail!("{flag} {}: is {}, an input of this run; write the output elsewhere", out.display(), same.display());
+    }
+    cnnzoo_models::fsio::check_output(&out).map_err(|e| anyhow::anyhow!("{flag} {}: {e}", out.display()))
+}
+
 fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     if input.extension().is_some_and(|e| e == "onnx") {
         bail!("{}: is already an ONNX file (use --inspect to describe it)", input.display());
     }
     let is_checkpoint = input.extension().is_some_and(|e| e == "ot");
+    check_output_path(cli, input, is_checkpoint)?;
     let (ck, sha, extra) = if is_checkpoint {
         if let Some(flag) = [
             ("--arch", cli.arch.is_some()),

@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use cnnzoo_models::fsio::write_atomic;
 use cnnzoo_proto::{tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, ModelProto, ValueInfoProto};
 
 use crate::ExportError;
@@ -96,40 +97,22 @@ pub fn config_pbtxt(name: &str, model: &ModelProto, batching: TritonBatching, so
     Ok(s)
 }
 
-/// Writes `repo/name/config.pbtxt` and `repo/name/1/model.onnx`, whole or
-/// not at all: the entry is built beside its place and renamed into it,
-/// replacing an older entry of the same name.
+/// Writes `repo/name/1/model.onnx` and `repo/name/config.pbtxt`, each whole
+/// (temporary file, then rename). An existing model entry keeps everything
+/// else it holds: its other versions, `labels.txt`, files of its own.
 pub fn write_repository(repo: &Path, name: &str, onnx: &[u8], config: &str) -> Result<PathBuf, ExportError> {
     let io = |path: &Path, e: std::io::Error| ExportError::Triton(format!("{}: {e}", path.display()));
-    std::fs::create_dir_all(repo).map_err(|e| io(repo, e))?;
-    let target = repo.join(name);
-    let staging = repo.join(format!(".{name}.partial-{}", std::process::id()));
-    let build = || -> Result<(), ExportError> {
-        let version = staging.join("1");
-        std::fs::create_dir_all(&version).map_err(|e| io(&version, e))?;
-        std::fs::write(version.join("model.onnx"), onnx).map_err(|e| io(&version.join("model.onnx"), e))?;
-        std::fs::write(staging.join("config.pbtxt"), config).map_err(|e| io(&staging.join("config.pbtxt"), e))?;
-        Ok(())
-    };
-    if let Err(e) = build() {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
-    }
-    let old = repo.join(format!(".{name}.old-{}", std::process::id()));
-    let had_old = target.exists();
-    if had_old {
-        std::fs::rename(&target, &old).map_err(|e| io(&target, e))?;
-    }
-    if let Err(e) = std::fs::rename(&staging, &target) {
-        if had_old {
-            let _ = std::fs::rename(&old, &target);
+    for (dir, what) in [(repo, "a model repository"), (&repo.join(name), "a model entry")] {
+        if dir.exists() && !dir.is_dir() {
+            return Err(ExportError::Triton(format!("{}: is a file, not {what} folder", dir.display())));
         }
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(io(&target, e));
     }
-    if had_old {
-        let _ = std::fs::remove_dir_all(&old);
-    }
+    let target = repo.join(name);
+    let version = target.join("1");
+    std::fs::create_dir_all(&version).map_err(|e| io(&version, e))?;
+    let write = |path: PathBuf, bytes: &[u8]| write_atomic(&path, bytes).map_err(|(p, e)| io(&p, e));
+    write(version.join("model.onnx"), onnx)?;
+    write(target.join("config.pbtxt"), config.as_bytes())?;
     Ok(target)
 }
 

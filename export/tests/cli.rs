@@ -199,14 +199,24 @@ fn a_triton_repository_entry_parses_as_tritons_model_config() {
     let dir = tempfile::tempdir().unwrap();
     let ot = checkpoint_of(dir.path(), "lenet", 0);
     let repo = dir.path().join("repo");
+    // An entry with a second version and labels of the user's own.
+    std::fs::create_dir_all(repo.join("lenet/2")).unwrap();
+    std::fs::write(repo.join("lenet/2/model.onnx"), b"version two").unwrap();
+    std::fs::write(repo.join("lenet/labels.txt"), b"mine").unwrap();
     for round in 0..2 {
-        // The second export replaces the first entry whole.
+        // Each export writes version 1 and the config, and leaves the rest.
         let o = export(&[ot.to_str().unwrap(), "--triton-repo", repo.to_str().unwrap(), "--max-batch", "32", "--max-delay-us", "500"]);
         assert!(o.status.success(), "round {round}: {}", stderr(&o));
     }
     let entry = repo.join("lenet");
     let names: Vec<String> = std::fs::read_dir(&repo).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["lenet"], "no staging folders are left behind");
+    assert_eq!(std::fs::read(entry.join("2/model.onnx")).unwrap(), b"version two");
+    assert_eq!(std::fs::read(entry.join("labels.txt")).unwrap(), b"mine");
+    let mut files: Vec<String> =
+        std::fs::read_dir(&entry).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["1", "2", "config.pbtxt", "labels.txt"], "no temporaries are left behind");
     let config = std::fs::read_to_string(entry.join("config.pbtxt")).unwrap();
     assert!(config.contains("max_queue_delay_microseconds: 500"), "{config}");
     let dims = python::run_script("triton_config.py", &[entry.to_str().unwrap(), "32"]);

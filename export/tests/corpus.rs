@@ -75,6 +75,8 @@ fn every_bad_input_gets_its_code_and_message_and_leaves_nothing() {
     assert!(Command::new("mkfifo").arg(&fifo_ot).status().unwrap().success());
     let fifo_onnx = d.join("pipe.onnx");
     assert!(Command::new("mkfifo").arg(&fifo_onnx).status().unwrap().success());
+    let fifo_out = d.join("out-pipe.onnx");
+    assert!(Command::new("mkfifo").arg(&fifo_out).status().unwrap().success());
     let onnx_text = d.join("text.onnx");
     std::fs::write(&onnx_text, b"this is not protobuf, though it may parse as some").unwrap();
     let onnx_png = d.join("png.onnx");
@@ -105,6 +107,11 @@ fn every_bad_input_gets_its_code_and_message_and_leaves_nothing() {
         case("opset not a number", &[&g, "--opset", "seventeen"], 2, &["--opset"]),
         case("output folder missing", &[&g, "-o", &s(&d.join("no/such/dir/x.onnx"))], 1, &["x.onnx"]),
         case("output is a folder", &[&g, "-o", &s(d)], 1, &[&s(d)]),
+        case("output is the checkpoint", &[&g, "-o", &g], 1, &["-o", "an input of this run"]),
+        case("output is the manifest", &[&g, "-o", &s(&good.with_extension("json"))], 1, &["lenet.json", "an input of this run"]),
+        case("state dict over the checkpoint", &[&g, "--state-dict", &g], 1, &["--state-dict", "an input of this run"]),
+        case("output is a fifo", &[&g, "-o", &s(&fifo_out)], 1, &["out-pipe.onnx", "FIFO", "only a regular file"]),
+        case("output is /dev/null", &[&g, "-o", "/dev/null"], 1, &["/dev/null", "not a regular file"]),
         case("inspect a missing file", &["--inspect", &s(&d.join("none.onnx"))], 1, &["none.onnx", "No such file"]),
         case("inspect a fifo", &["--inspect", &s(&fifo_onnx)], 1, &["pipe.onnx", "not a regular file"]),
         case("inspect a folder", &["--inspect", &s(d)], 1, &["is a directory"]),
@@ -119,11 +126,16 @@ fn every_bad_input_gets_its_code_and_message_and_leaves_nothing() {
     let mut left = vec![];
     for entry in walk(d) {
         let name = entry.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with(".tmp") || (name.ends_with(".onnx") && !["pipe.onnx", "text.onnx", "png.onnx"].contains(&name.as_str())) {
+        if name.ends_with(".tmp")
+            || (name.ends_with(".onnx") && !["pipe.onnx", "out-pipe.onnx", "text.onnx", "png.onnx"].contains(&name.as_str()))
+        {
             left.push(entry);
         }
     }
     assert!(left.is_empty(), "{left:?}");
+    // The outputs that were refused are as they were.
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&std::fs::symlink_metadata(&fifo_out).unwrap().file_type()));
+    assert!(std::fs::read(&good).unwrap().starts_with(b"PK"), "the checkpoint was overwritten");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -144,10 +156,13 @@ fn a_killed_exports_temporary_is_swept_by_the_next_export() {
     let tmp = tempfile::tempdir().unwrap();
     let good = checkpoint(tmp.path(), "lenet");
     // What `kill -9` during an export leaves: a hidden temporary of a process that is gone.
-    let stale = tmp.path().join(".lenet.onnx.4194305.tmp");
+    let stale = tmp.path().join(".lenet.onnx.cnnzoo-4194305.tmp");
+    let users = tmp.path().join(".draft.4194305.tmp"); // a dead PID, but not a name of ours
+    std::fs::write(&users, b"notes").unwrap();
     std::fs::write(&stale, vec![0u8; 1 << 20]).unwrap();
     let o = corpus::run_limited(export_cmd().arg(&good), Duration::from_secs(120));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!stale.exists(), "the dead export's temporary is still there");
+    assert!(users.exists(), "a file that is not ours was swept");
     assert!(good.with_extension("onnx").is_file());
 }

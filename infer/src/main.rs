@@ -11,7 +11,7 @@ use clap::{Parser, ValueEnum};
 use cnnzoo_infer::bench::{bench, Stop};
 use cnnzoo_infer::npy::npy_bytes;
 use cnnzoo_infer::{collect_images, evaluate, Backbone, BackboneOptions, InferError};
-use cnnzoo_models::flags::{at_least_one, positive_number};
+use cnnzoo_models::flags::{at_least_one, batch_size, positive_number, thread_count};
 use cnnzoo_models::fsio::{read_bounded, write_atomic, AtomicFile};
 use cnnzoo_models::CardOverrides;
 use ndarray::Array2;
@@ -61,16 +61,16 @@ struct Cli {
     #[arg(long)]
     json: bool,
     /// Images per ONNX Runtime run (with --bench, a comma-separated list to measure each).
-    #[arg(long, default_value = "64", value_parser = at_least_one, value_delimiter = ',')]
+    #[arg(long, default_value = "64", value_parser = batch_size, value_delimiter = ',')]
     batch_size: Vec<usize>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: cnnzoo_models::Device,
     /// ONNX Runtime intra-op threads [default: all cores].
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = thread_count)]
     threads: Option<usize>,
     /// Threads that decode and preprocess images, while the model runs [default: all cores].
-    #[arg(long, value_parser = at_least_one, conflicts_with = "bench")]
+    #[arg(long, value_parser = thread_count, conflicts_with = "bench")]
     decode_threads: Option<usize>,
     /// For a model without a cnnzoo card, or to override one field of its card:
     /// input channels (1 or 3).
@@ -247,6 +247,17 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
     if cli.features && cli.format == Format::Npy && cli.output.is_none() {
         return Err(InferError::Usage("--format npy needs -o FILE".into()).into());
     }
+    if let Some(path) = &cli.output {
+        // Found unwritable now, not after every image is embedded.
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !folder.is_dir() {
+            bail!("-o {}: the folder {} does not exist", path.display(), folder.display());
+        }
+        cnnzoo_models::fsio::check_output(path).map_err(|e| anyhow::anyhow!("-o {}: {e}", path.display()))?;
+        if let Some(same) = files.iter().find(|f| cnnzoo_models::fsio::same_file(path, f)) {
+            bail!("-o {}: is {}, an input of this run; write the output elsewhere", path.display(), same.display());
+        }
+    }
     let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
     // Written beside -o and renamed over it at the end: a failed run leaves the old file.
     let mut sink: Option<AtomicFile> = match (&cli.output, cli.features && cli.format == Format::Jsonl) {
@@ -320,6 +331,9 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
         Ok(())
     })?;
     if let (true, Format::Npy, Some(path)) = (cli.features, cli.format, &cli.output) {
+        if done == 0 {
+            bail!("no image could be read: {} is left as it was", path.display());
+        }
         write_npy(path, &all_features)?;
         for p in &embedded_paths {
             out.line(&p.display().to_string())?;

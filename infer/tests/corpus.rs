@@ -10,7 +10,7 @@ mod corpus;
 mod every;
 mod fixture;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cnnzoo_models::card::keys;
@@ -148,6 +148,10 @@ fn every_bad_input_gets_its_code_and_message() {
         with("batch-size 0", m(&["--batch-size", "0", &good]), 2, &["--batch-size", "at least 1"]),
         with("threads 0", m(&["--threads", "0", &good]), 2, &["--threads", "at least 1"]),
         with("threads word", m(&["--threads", "many", &good]), 2, &["--threads", "whole number"]),
+        with("threads beyond the cores", m(&["--threads", "100000", &good]), 2, &["--threads", "core(s)"]),
+        with("batch beyond usize", m(&["--batch-size", "18446744073709551615", &good]), 2, &["--batch-size", "at most 4096"]),
+        with("batch of a billion", m(&["--batch-size", "1000000000", &good]), 2, &["--batch-size", "2.5 GB"]),
+        with("bench batch of a billion", m(&["--bench", "--batch-size", "1,1000000000"]), 2, &["--batch-size", "at most 4096"]),
         with(
             "device gpu",
             vec!["--model".into(), model.clone(), "--device".into(), "gpu".into(), good.clone()],
@@ -233,4 +237,47 @@ fn a_failed_run_keeps_the_existing_output_and_leaves_no_temporary() {
     let text = std::fs::read_to_string(&out).unwrap();
     let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(v["features"].as_array().unwrap().len(), 84);
+
+    // No readable image: an .npy output is left as it was, not emptied.
+    let npy = tmp.path().join("f.npy");
+    std::fs::write(&npy, b"precious").unwrap();
+    let text = tmp.path().join("t.png");
+    std::fs::write(&text, b"not an image").unwrap();
+    let args = [
+        lenet_onnx(),
+        "--device".into(),
+        "cpu".into(),
+        "--features".into(),
+        "--format".into(),
+        "npy".into(),
+        "-o".into(),
+        npy.clone(),
+        text,
+    ];
+    let o = run_limited(infer_cmd().arg("--model").args(args), Duration::from_secs(60));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("f.npy is left as it was"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&npy).unwrap(), b"precious");
+    // A FIFO, a device or a missing folder at -o is refused before any image is read.
+    let fifo = tmp.path().join("out.fifo");
+    mkfifo(&fifo);
+    for (at, says) in
+        [(fifo.clone(), "FIFO"), (PathBuf::from("/dev/null"), "not a regular file"), (tmp.path().join("no/dir/f.npy"), "does not exist")]
+    {
+        let args = [
+            lenet_onnx(),
+            "--device".into(),
+            "cpu".into(),
+            "--features".into(),
+            "--format".into(),
+            "npy".into(),
+            "-o".into(),
+            at.clone(),
+            img.clone(),
+        ];
+        let o = run_limited(infer_cmd().arg("--model").args(args), Duration::from_secs(60));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.code() == Some(1) && e.contains("-o") && e.contains(says), "{}: {e}", at.display());
+    }
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&std::fs::symlink_metadata(&fifo).unwrap().file_type()));
 }

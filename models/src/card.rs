@@ -262,6 +262,7 @@ mod tests {
             },
             metrics: vec![EpochMetrics { epoch: 1, loss: 1.0, train_acc: 0.5, test_acc: 0.625, examples_per_sec: 1.0, seconds: 1.0 }],
             versions: Default::default(),
+            weights_sha256: None,
         }
     }
 

@@ -10,6 +10,36 @@ pub fn at_least_one(s: &str) -> Result<usize, String> {
     }
 }
 
+/// A count from 1 to `max`; above it, the error says why there is a bound.
+fn bounded(s: &str, max: usize, why: &str) -> Result<usize, String> {
+    match at_least_one(s)? {
+        n if n > max => Err(format!("must be at most {max}: {why}")),
+        n => Ok(n),
+    }
+}
+
+/// The most images in one batch, in every binary.
+pub const MAX_BATCH: usize = 4096;
+
+/// A batch size: 1 to [`MAX_BATCH`].
+pub fn batch_size(s: &str) -> Result<usize, String> {
+    bounded(s, MAX_BATCH, "4096 RGB 224x224 inputs alone are 2.5 GB of float32, before the network's activations")
+}
+
+/// A thread count: 1 to 4 per core of this machine.
+pub fn thread_count(s: &str) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    bounded(s, 4 * cores, &format!("this machine has {cores} core(s), and more than 4 threads per core only contend"))
+}
+
+/// The most requests one model's queue holds.
+pub const MAX_QUEUE: usize = 1 << 20;
+
+/// A queue length: 1 to [`MAX_QUEUE`].
+pub fn queue_length(s: &str) -> Result<usize, String> {
+    bounded(s, MAX_QUEUE, "each waiting request holds its input in memory")
+}
+
 /// A rate or scale that must be a finite number above 0.
 pub fn positive_number(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -50,6 +80,7 @@ pub fn error_line<'a, E: std::error::Error + ?Sized + 'a>(chain: impl IntoIterat
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -58,6 +89,10 @@ mod tests {
         for bad in ["0", "-1", "1.5", "", "x"] {
             assert!(at_least_one(bad).is_err(), "{bad}");
         }
+        assert_eq!((batch_size("4096"), queue_length("1024")), (Ok(4096), Ok(1024)));
+        assert!(batch_size("18446744073709551615").is_err() && batch_size("1000000000").unwrap_err().contains("at most 4096"));
+        assert!(queue_length("18446744073709551615").unwrap_err().contains("holds its input"));
+        assert!(thread_count("100000").unwrap_err().contains("core(s)") && thread_count("1").is_ok());
         assert_eq!(positive_number("0.1"), Ok(0.1));
         for bad in ["0", "-0.1", "nan", "NaN", "inf", "x"] {
             assert!(positive_number(bad).is_err(), "{bad}");

@@ -1,9 +1,11 @@
 //! Files in and out. Inputs: only regular files are opened (a FIFO would
 //! block, a device never end), and reads are bounded. Outputs are written
 //! whole or not at all: into a temporary file beside them, synced, then
-//! renamed over them. A crash or a failed run leaves the previous file as it
-//! was; a failed write removes its temporary, and temporaries left by dead
-//! processes are swept on the next write beside them.
+//! renamed over them, and only over a regular file or nothing (a FIFO or
+//! `/dev/null` at the path is refused, not replaced). A crash or a failed run
+//! leaves the previous file as it was; a failed write removes its temporary,
+//! and temporaries left by dead cnnzoo processes (named `.NAME.cnnzoo-PID.tmp`,
+//! so no one else's file matches) are swept on the next write beside them.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -49,19 +51,58 @@ pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A temporary name beside `path`, unique to this process.
-fn temp_beside(path: &Path) -> PathBuf {
+/// The marker in our temporaries' names: `.NAME.cnnzoo-PID.tmp`.
+const TEMP_TAG: &str = ".cnnzoo-";
+
+/// Checks that `path` may be replaced: nothing is there, or a regular file
+/// (not a FIFO, device, socket, folder or symlink, which renaming over would
+/// destroy). The error says what is there.
+pub fn check_output(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(meta) => {
+            let what = if meta.is_dir() {
+                "a directory"
+            } else if meta.file_type().is_symlink() {
+                "a symbolic link"
+            } else {
+                "not a regular file (a FIFO, socket or device)"
+            };
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("is {what}; only a regular file, or nothing, is replaced by an output"),
+            ))
+        }
+    }
+}
+
+/// Whether `a` and `b` name the same file (both exist, same device and inode).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// A temporary name beside `path`, unique to this process, once `path` is
+/// known to be replaceable.
+fn temp_beside(path: &Path) -> std::io::Result<PathBuf> {
+    check_output(path)?;
     sweep_stale(path);
-    path.with_file_name(format!(".{}.{}.tmp", file_name(path), std::process::id()))
+    Ok(path.with_file_name(format!(".{}{TEMP_TAG}{}.tmp", file_name(path), std::process::id())))
 }
 
 fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// Removes the `.NAME.PID.tmp` files in `path`'s folder whose process is gone:
-/// what a killed run leaves (hundreds of MB for AlexNet), whatever it was
-/// writing. A live process's temporary, or any other file, is left alone.
+/// Removes the `.NAME.cnnzoo-PID.tmp` regular files in `path`'s folder whose
+/// process is gone: what a killed cnnzoo run leaves (hundreds of MB for
+/// AlexNet), whatever it was writing. A live process's temporary, and any
+/// file not named as ours (a user's `.draft.99999.tmp`), are left alone.
 fn sweep_stale(path: &Path) {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -69,10 +110,11 @@ fn sweep_stale(path: &Path) {
         let pid = name
             .strip_prefix('.')
             .and_then(|rest| rest.strip_suffix(".tmp"))
-            .and_then(|rest| rest.rsplit_once('.'))
+            .and_then(|rest| rest.rsplit_once(TEMP_TAG))
             .and_then(|(target, pid)| (!target.is_empty()).then_some(pid))
             .and_then(|pid| pid.parse::<u32>().ok());
-        if let Some(pid) = pid {
+        let regular = entry.file_type().is_ok_and(|t| t.is_file());
+        if let (Some(pid), true) = (pid, regular) {
             if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = std::fs::remove_file(entry.path());
             }
@@ -83,12 +125,20 @@ fn sweep_stale(path: &Path) {
 /// Runs `write` on a temporary file beside `path`, then renames it over `path`.
 /// `E` is the caller's error type; renaming failures are I/O errors on `path`.
 pub fn replace_with<E: From<(PathBuf, std::io::Error)>>(path: &Path, write: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
-    let tmp = temp_beside(path);
-    let result = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| E::from((path.to_path_buf(), e))));
+    let tmp = temp_beside(path).map_err(|e| E::from((path.to_path_buf(), e)))?;
+    let result = write(&tmp).and_then(|()| rename_over(&tmp, path).map_err(|e| E::from((path.to_path_buf(), e))));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Renames `tmp` over `path`, checking again that what is there (if
+/// anything) is a regular file: something may have appeared since the start.
+fn rename_over(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    check_output(path).and_then(|()| std::fs::rename(tmp, path)).inspect_err(|_| {
+        let _ = std::fs::remove_file(tmp);
+    })
 }
 
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
@@ -110,7 +160,7 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path) -> std::io::Result<AtomicFile> {
-        let tmp = temp_beside(path);
+        let tmp = temp_beside(path)?;
         let file = std::fs::File::create(&tmp)?;
         Ok(AtomicFile { path: path.to_path_buf(), tmp, file: Some(std::io::BufWriter::new(file)) })
     }
@@ -120,7 +170,7 @@ impl AtomicFile {
         let file = self.file.take().ok_or_else(|| std::io::Error::other("already committed"))?;
         let file = file.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        std::fs::rename(&self.tmp, &self.path)
+        rename_over(&self.tmp, &self.path)
     }
 }
 
@@ -181,17 +231,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.onnx");
         // pid_max is at most 2^22 on Linux: this process cannot exist.
-        let stale = dir.path().join(".model.onnx.4194305.tmp");
-        let other = dir.path().join(".other.onnx.4194305.tmp");
-        let live = dir.path().join(".other.onnx.1.tmp"); // init never dies
+        let stale = dir.path().join(".model.onnx.cnnzoo-4194305.tmp");
+        let other = dir.path().join(".other.onnx.cnnzoo-4194305.tmp");
+        let live = dir.path().join(".other.onnx.cnnzoo-1.tmp"); // init never dies
         let not_ours = dir.path().join(".notes.tmp");
-        for p in [&stale, &other, &live, &not_ours] {
+        let users = dir.path().join(".draft.4194305.tmp"); // a dead PID, but not our name
+        for p in [&stale, &other, &live, &not_ours, &users] {
             std::fs::write(p, b"half").unwrap();
         }
         write_atomic(&path, b"whole").unwrap();
-        // Every dead process's temporary in the folder is gone; the rest stays.
-        assert!(!stale.exists() && !other.exists() && live.exists() && not_ours.exists());
+        // Every dead cnnzoo process's temporary in the folder is gone; the rest stays.
+        assert!(!stale.exists() && !other.exists() && live.exists() && not_ours.exists() && users.exists());
         assert_eq!(std::fs::read(&path).unwrap(), b"whole");
+    }
+
+    #[test]
+    fn only_a_regular_file_or_nothing_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.onnx");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let (path, e) = write_atomic(&fifo, b"x").unwrap_err();
+        assert_eq!(path, fifo);
+        assert!(e.to_string().contains("FIFO") && e.to_string().contains("only a regular file"), "{e}");
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&std::fs::symlink_metadata(&fifo).unwrap().file_type()));
+        let e = AtomicFile::create(Path::new("/dev/null")).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let link = dir.path().join("link.onnx");
+        std::os::unix::fs::symlink("elsewhere", &link).unwrap();
+        assert!(write_atomic(&link, b"x").unwrap_err().1.to_string().contains("symbolic link"));
+        assert!(write_atomic(dir.path(), b"x").unwrap_err().1.to_string().contains("directory"));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "a temporary was left behind");
     }
 
     #[test]

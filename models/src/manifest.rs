@@ -51,6 +51,12 @@ pub struct Manifest {
     pub metrics: Vec<EpochMetrics>,
     /// Versions of cnnzoo and the libraries that produced the checkpoint.
     pub versions: BTreeMap<String, String>,
+    /// SHA-256 of the `.ot` file written with this manifest. The two files
+    /// are renamed into place one after the other; a run stopped between the
+    /// two leaves a pair that disagrees, which this finds (`--resume` and
+    /// the exporter refuse it) instead of trusting the older epoch count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
 }
 
 impl Manifest {

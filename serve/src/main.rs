@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::sync::watch;
 
-use cnnzoo_models::flags::at_least_one;
+use cnnzoo_models::flags::{at_least_one, batch_size, queue_length, thread_count};
 use cnnzoo_serve::metrics::{enabled, set_level, Level};
 use cnnzoo_serve::{grpc, http, BatchConfig, Repository, RepositoryOptions};
 
@@ -43,16 +43,16 @@ struct Cli {
     #[arg(long, default_value = "auto")]
     device: cnnzoo_models::Device,
     /// ONNX Runtime intra-op threads per model [default: all cores].
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = thread_count)]
     threads: Option<usize>,
     /// Most rows in one ONNX Runtime run, and in one request.
-    #[arg(long, default_value_t = 64, value_parser = at_least_one, help_heading = "Batching")]
+    #[arg(long, default_value_t = 64, value_parser = batch_size, help_heading = "Batching")]
     max_batch: usize,
     /// How long a run waits for requests still arriving to join it, in microseconds.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=10_000_000), help_heading = "Batching")]
     max_delay_us: u64,
     /// Requests waiting per model; beyond it requests are refused with 503 / UNAVAILABLE.
-    #[arg(long, default_value_t = 1024, value_parser = at_least_one, help_heading = "Batching")]
+    #[arg(long, default_value_t = 1024, value_parser = queue_length, help_heading = "Batching")]
     max_queue: usize,
     /// Run every request alone instead of merging concurrent ones.
     #[arg(long, help_heading = "Batching")]

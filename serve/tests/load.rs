@@ -58,13 +58,13 @@ fn thirty_two_concurrent_clients_are_batched_and_none_is_lost() {
 fn a_full_queue_answers_503_at_once() {
     // One queue slot, and a request big enough to keep the model busy while
     // others arrive: one waits in the slot, the rest are refused.
-    let server = Arc::new(start(&["--max-queue", "1", "--max-batch", "8192", "--max-delay-us", "0", "--max-request-bytes", "100000000"]));
+    let server = Arc::new(start(&["--max-queue", "1", "--max-batch", "4096", "--max-delay-us", "0", "--max-request-bytes", "100000000"]));
     let busy = Arc::new(AtomicBool::new(true));
     let (refused, answered) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let big = {
         let (server, busy, refused) = (Arc::clone(&server), Arc::clone(&busy), Arc::clone(&refused));
         std::thread::spawn(move || {
-            let (headers, body) = binary_input(8192, 0.1);
+            let (headers, body) = binary_input(4096, 0.1);
             // Three big runs; a big request that finds the slot taken is refused too, and retries.
             let mut served = 0;
             while served < 3 {

@@ -44,6 +44,7 @@ pub fn lenet(p: Preprocessing, opset: i64, edit: impl FnOnce(&mut Vec<(String, S
         },
         metrics: vec![EpochMetrics { epoch: 0, loss: 0.0, train_acc: 0.0, test_acc: 0.0, examples_per_sec: 0.0, seconds: 0.0 }],
         versions: Default::default(),
+        weights_sha256: None,
     };
     let mut card = metadata(&manifest, &Provenance::new("seeded", true, false));
     edit(&mut card);

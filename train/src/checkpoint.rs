@@ -35,13 +35,44 @@ impl Paths {
     }
 }
 
-/// Saves the VarStore and then the manifest, each atomically.
+/// Saves the VarStore and then the manifest, each atomically; the manifest
+/// names the weights' SHA-256, so that a pair split by a stop between the two
+/// renames is found when it is read back ([`load`]).
 pub fn save(vs: &tch::nn::VarStore, manifest: &Manifest, paths: &Paths) -> Result<()> {
     if let Some(dir) = paths.weights.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
-    replace_with(&paths.weights, |tmp| vs.save(tmp).map_err(|source| TrainError::Torch { path: tmp.into(), source }))?;
+    let mut sha = None;
+    replace_with(&paths.weights, |tmp| {
+        vs.save(tmp).map_err(|source| TrainError::Torch { path: tmp.into(), source })?;
+        sha = Some(sha256_of(tmp)?);
+        Ok::<(), TrainError>(())
+    })?;
+    let manifest = Manifest { weights_sha256: sha, ..manifest.clone() };
     Ok(write_atomic(&paths.manifest, manifest.to_json().as_bytes())?)
+}
+
+/// The SHA-256 of a file, in hex.
+fn sha256_of(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path).map_err(io(path))?, &mut hasher).map_err(io(path))?;
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Checks that the manifest at `manifest_path` was written with the weights
+/// at `weights` (where it names their hash: manifests before it do not).
+pub fn check_pair(manifest: &Manifest, manifest_path: &Path, weights: &Path) -> Result<()> {
+    match &manifest.weights_sha256 {
+        Some(want) if *want != sha256_of(weights)? => Err(TrainError::Data {
+            path: manifest_path.into(),
+            problem: format!(
+                "was not written with {} (its SHA-256 differs): a run stopped between writing the two? Retrain, or restore the pair",
+                weights.display()
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A manifest is a few KB; anything near this is not one.
@@ -97,5 +128,7 @@ pub fn load(weights_path: &Path) -> Result<Checkpoint> {
     let manifest = read_manifest(&paths.manifest)?;
     let graph = graph_of(&manifest, &paths.manifest)?;
     weights.check(&graph).map_err(|source| TrainError::Checkpoint { path: weights_path.into(), arch: manifest.arch.clone(), source })?;
+    // Weights that fit but are not the ones the manifest was written with.
+    check_pair(&manifest, &paths.manifest, weights_path)?;
     Ok(Checkpoint { manifest, graph, weights })
 }

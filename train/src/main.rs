@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 use cnnzoo_models::data::IdxError;
-use cnnzoo_models::flags::{at_least_one, positive_number};
+use cnnzoo_models::flags::{at_least_one, batch_size, positive_number, thread_count};
 use cnnzoo_models::{Arch, Config, Graph, ARCHS};
 use cnnzoo_train::checkpoint::Paths;
 use cnnzoo_train::data::{self, Mirror};
@@ -49,7 +49,7 @@ struct Cli {
     #[arg(long)]
     epochs: Option<usize>,
     /// Batch size [default: the recipe's].
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = batch_size)]
     batch_size: Option<usize>,
     /// Learning rate [default: the recipe's].
     #[arg(long, value_parser = positive_number)]
@@ -104,7 +104,7 @@ struct Cli {
     #[arg(long, value_parser = at_least_one)]
     test_limit: Option<usize>,
     /// CPU threads for libtorch [default: all cores].
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = thread_count)]
     threads: Option<usize>,
     /// Train on an image folder with a single class (a classifier that cannot be wrong).
     #[arg(long)]

@@ -175,6 +175,7 @@ fn new_manifest(o: &Options, data: &Dataset, channels: usize) -> Manifest {
         },
         metrics: vec![],
         versions: versions(o.device),
+        weights_sha256: None,
     }
 }
 

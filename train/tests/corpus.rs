@@ -146,6 +146,8 @@ fn every_bad_input_gets_its_code_and_message() {
     let cases = vec![
         flag("threads 0", &["--threads", "0"], &["--threads", "at least 1"]),
         flag("batch-size 0", &["--batch-size", "0"], &["--batch-size", "at least 1"]),
+        flag("batch-size of a billion", &["--batch-size", "1000000000"], &["--batch-size", "at most 4096"]),
+        flag("threads beyond the cores", &["--threads", "100000"], &["--threads", "core(s)"]),
         flag("lr nan", &["--lr", "NaN"], &["--lr", "finite number above 0"]),
         flag("lr negative", &["--lr=-1"], &["--lr", "finite number above 0"]),
         flag("lr zero", &["--lr", "0"], &["--lr", "finite number above 0"]),
@@ -213,4 +215,54 @@ fn an_output_folder_names_the_run_after_the_network() {
     names.sort();
     // Not the hidden `.ot` and `.json` a bare `DIR/` stem would give (epoch 0 draws no curves).
     assert_eq!(names, ["lenet.json", "lenet.ot"]);
+}
+
+#[test]
+fn a_checkpoint_and_a_manifest_that_disagree_are_refused_not_resumed() {
+    // What a stop between an epoch's two renames leaves: the new weights with
+    // the previous epoch's manifest. Made here from two runs of one recipe.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    idx_dataset(&data, 20, 28, 28);
+    let run = |stem: &Path, epochs: &str| {
+        let args = [
+            "--arch",
+            "lenet",
+            "--device",
+            "cpu",
+            "--epochs",
+            epochs,
+            "-q",
+            "--data",
+            data.to_str().unwrap(),
+            "-o",
+            stem.to_str().unwrap(),
+        ];
+        let o = run_limited(train_cmd().args(args), Duration::from_secs(120));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (a, b) = (tmp.path().join("a/lenet"), tmp.path().join("b/lenet"));
+    run(&a, "1");
+    run(&b, "2");
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(a.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(manifest["weights_sha256"].as_str().map(str::len), Some(64), "{manifest}");
+    std::fs::copy(b.with_extension("ot"), a.with_extension("ot")).unwrap();
+    let args = [
+        "--arch",
+        "lenet",
+        "--device",
+        "cpu",
+        "--resume",
+        "--epochs",
+        "2",
+        "-q",
+        "--data",
+        data.to_str().unwrap(),
+        "-o",
+        a.to_str().unwrap(),
+    ];
+    let o = run_limited(train_cmd().args(args), Duration::from_secs(120));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code() == Some(1) && e.contains("a/lenet.json") && e.contains("was not written with"), "{e}");
+    assert_eq!(e.lines().filter(|l| l.starts_with("error:")).count(), 1, "{e}");
 }
