@@ -102,12 +102,12 @@ fn steps(p: &Preprocessing, nodes: &mut Vec<NodeProto>, inits: &mut Vec<TensorPr
         }
     }
     let mut attrs = vec![string("coordinate_transformation_mode", "half_pixel"), ints("axes", &[2, 3])];
-    match p.filter() {
+    match p.resize {
         // PyTorch's antialiased cubic is Keys' with a = -0.5 (PIL's).
         Filter::BicubicAntialias => attrs.extend([string("mode", "cubic"), float("cubic_coeff_a", -0.5)]),
         Filter::Bilinear | Filter::BilinearAntialias => attrs.push(string("mode", "linear")),
     }
-    if p.filter() != Filter::Bilinear {
+    if p.resize != Filter::Bilinear {
         // PyTorch's antialiased filters renormalize the weights that fall
         // inside the image, which is what exclude_outside asks for.
         attrs.extend([int("antialias", 1), int("exclude_outside", 1)]);

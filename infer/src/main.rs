@@ -84,7 +84,7 @@ struct Cli {
     resize_size: Option<usize>,
     /// Resize filter: bilinear_antialias (PyTorch's antialias=True), bicubic_antialias or bilinear.
     #[arg(long, help_heading = "Model card")]
-    resize: Option<String>,
+    resize: Option<cnnzoo_models::preprocess::Filter>,
     /// Factor applied to 8-bit pixels [default: 1/255].
     #[arg(long, help_heading = "Model card", value_parser = positive_number)]
     scale: Option<f64>,
@@ -144,7 +144,7 @@ fn card_overrides(cli: &Cli) -> anyhow::Result<CardOverrides> {
         channels: cli.channels,
         size: cli.size,
         resize_size: cli.resize_size,
-        resize: cli.resize.clone(),
+        resize: cli.resize,
         scale: cli.scale.map(|s| s as f32),
         mean: cli.mean.clone(),
         std: cli.std.clone(),

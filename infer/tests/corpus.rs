@@ -243,18 +243,11 @@ fn a_failed_run_keeps_the_existing_output_and_leaves_no_temporary() {
     std::fs::write(&npy, b"precious").unwrap();
     let text = tmp.path().join("t.png");
     std::fs::write(&text, b"not an image").unwrap();
-    let args = [
-        lenet_onnx(),
-        "--device".into(),
-        "cpu".into(),
-        "--features".into(),
-        "--format".into(),
-        "npy".into(),
-        "-o".into(),
-        npy.clone(),
-        text,
-    ];
-    let o = run_limited(infer_cmd().arg("--model").args(args), Duration::from_secs(60));
+    let npy_to = |out: &Path, image: &Path| {
+        let args = [Path::new("--device"), Path::new("cpu"), Path::new("--features"), Path::new("--format"), Path::new("npy")];
+        run_limited(infer_cmd().arg("--model").arg(lenet_onnx()).args(args).arg("-o").args([out, image]), Duration::from_secs(60))
+    };
+    let o = npy_to(&npy, &text);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("f.npy is left as it was"), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&npy).unwrap(), b"precious");
@@ -264,18 +257,7 @@ fn a_failed_run_keeps_the_existing_output_and_leaves_no_temporary() {
     for (at, says) in
         [(fifo.clone(), "FIFO"), (PathBuf::from("/dev/null"), "not a regular file"), (tmp.path().join("no/dir/f.npy"), "does not exist")]
     {
-        let args = [
-            lenet_onnx(),
-            "--device".into(),
-            "cpu".into(),
-            "--features".into(),
-            "--format".into(),
-            "npy".into(),
-            "-o".into(),
-            at.clone(),
-            img.clone(),
-        ];
-        let o = run_limited(infer_cmd().arg("--model").args(args), Duration::from_secs(60));
+        let o = npy_to(&at, &img);
         let e = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.code() == Some(1) && e.contains("-o") && e.contains(says), "{}: {e}", at.display());
     }

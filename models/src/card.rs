@@ -7,7 +7,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::preprocess::InputSize;
+use crate::preprocess::{Filter, InputSize};
 use crate::{Manifest, Preprocessing};
 
 /// The graph input, `[batch, C, H, W]` float32.
@@ -129,7 +129,7 @@ pub struct CardOverrides {
     pub size: Option<InputSize>,
     /// The shorter side resized to this, then the centre `size` cropped, rounded to 8 bits (torchvision's transforms).
     pub resize_size: Option<usize>,
-    pub resize: Option<String>,
+    pub resize: Option<Filter>,
     pub scale: Option<f32>,
     pub mean: Option<Vec<f32>>,
     pub std: Option<Vec<f32>>,
@@ -189,8 +189,8 @@ impl ModelCard {
             p.resize_size = Some(v);
             p.uint8_resize = true;
         }
-        if let Some(v) = &overrides.resize {
-            p.resize = v.clone();
+        if let Some(v) = overrides.resize {
+            p.resize = v;
         }
         if let Some(v) = overrides.scale {
             p.scale = v;

@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cnnzoo_models::preprocess::InputSize;
+use cnnzoo_models::preprocess::{Filter, InputSize};
 use cnnzoo_models::CardOverrides;
 use serde::Deserialize;
 
@@ -31,7 +31,7 @@ struct File {
     channels: Option<usize>,
     size: Option<Size>,
     resize_size: Option<usize>,
-    resize: Option<String>,
+    resize: Option<Filter>,
     scale: Option<f32>,
     mean: Option<Vec<f32>>,
     std: Option<Vec<f32>>,
@@ -133,7 +133,7 @@ mod tests {
             .unwrap();
         assert_eq!(c.card.size, Some(InputSize { height: 48, width: 192 }));
         assert_eq!(c.card.classes, Some(vec!["cat".to_string(), "dog".to_string()]));
-        assert_eq!((c.card.resize.as_deref(), c.logits_output.as_deref()), (Some("bicubic_antialias"), Some("y")));
+        assert_eq!((c.card.resize, c.logits_output.as_deref()), (Some(Filter::BicubicAntialias), Some("y")));
         assert_eq!(config(r#"{"size": 224, "classes": ["a"]}"#).unwrap().card.size, Some(InputSize { height: 224, width: 224 }));
     }
 

@@ -259,19 +259,7 @@ fn a_model_that_carries_its_preprocessing_takes_images_of_any_size() {
         img.write_to(&mut png, image::ImageFormat::Png).unwrap();
         files.push(png.into_inner());
     }
-    let mut raw = vec![];
-    for f in &files {
-        raw.extend((f.len() as u32).to_le_bytes());
-        raw.extend(f);
-    }
-    let head = format!(
-        r#"{{"inputs":[{{"name":"image","shape":[{}],"datatype":"BYTES","parameters":{{"binary_data_size":{}}}}}]}}"#,
-        files.len(),
-        raw.len()
-    );
-    let mut body = head.clone().into_bytes();
-    body.extend(&raw);
-    let headers = vec![("Inference-Header-Content-Length", head.len().to_string())];
+    let (headers, body) = image_request(&files);
     let logits = |model: &str| -> Vec<f64> {
         let r = server.post(&format!("/v2/models/{model}/infer"), &headers, &body);
         assert_eq!(r.status, 200, "{}", r.text());

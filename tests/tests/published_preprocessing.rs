@@ -66,7 +66,7 @@ fn published_preprocessing_equals_torchvision_and_timm_on_the_same_pixels() {
         let cfg: PretrainedCfg = serde_json::from_value(configs["timm"][name].clone()).unwrap();
         cards.push((Box::leak(format!("timm:{name}").into_boxed_str()), Preprocessing::timm(&cfg).unwrap()));
     }
-    assert_eq!((cards[3].1.resize_size, cards[3].1.resize.as_str()), (Some(235), "bicubic_antialias"));
+    assert_eq!((cards[3].1.resize_size, cards[3].1.resize), (Some(235), Filter::BicubicAntialias));
 
     let dir = tempfile::tempdir().unwrap();
     // Wider, taller, smaller than the crop (upscaled), odd sizes, and one already at the resize.

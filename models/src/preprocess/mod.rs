@@ -42,7 +42,7 @@ pub struct Preprocessing {
     /// `bilinear` (no antialiasing, the first cards), `bilinear_antialias`
     /// (`antialias=True`; the same when upscaling) or `bicubic_antialias`
     /// (`mode="bicubic", antialias=True`).
-    pub resize: String,
+    pub resize: Filter,
     /// The resized image is rounded to whole 8-bit levels (clamped, ties to
     /// even) before scaling, as torchvision's transforms do on a uint8 image
     /// tensor: the published weights' own preprocessing.
@@ -101,9 +101,6 @@ impl std::str::FromStr for InputSize {
     }
 }
 
-/// The resize filters this implementation knows.
-pub const RESIZE_FILTERS: [&str; 3] = Filter::NAMES;
-
 /// The largest input side a card may ask for (the zoo's largest is 224).
 pub const MAX_INPUT_SIDE: usize = 4096;
 
@@ -111,7 +108,7 @@ impl Preprocessing {
     /// What cnnzoo-train writes: upright, antialiased bilinear resize to
     /// `size`, scale to [0, 1].
     pub fn new(channels: usize, size: usize) -> Self {
-        Preprocessing { resize: "bilinear_antialias".into(), exif_orientation: true, ..Self::bilinear_unit(channels, size) }
+        Preprocessing { resize: Filter::BilinearAntialias, exif_orientation: true, ..Self::bilinear_unit(channels, size) }
     }
 
     /// The first cards' preprocessing: plain bilinear, EXIF tags ignored.
@@ -121,7 +118,7 @@ impl Preprocessing {
             size,
             height: None,
             resize_size: None,
-            resize: "bilinear".into(),
+            resize: Filter::Bilinear,
             uint8_resize: false,
             scale: 1.0 / 255.0,
             mean: None,
@@ -139,7 +136,7 @@ impl Preprocessing {
             size: crop_size,
             height: None,
             resize_size: Some(resize_size),
-            resize: filter.name().into(),
+            resize: filter,
             uint8_resize: true,
             scale: 1.0 / 255.0,
             mean: Some(mean.to_vec()),
@@ -223,11 +220,6 @@ impl Preprocessing {
         (half(rw, cw), half(rh, ch))
     }
 
-    /// The resize filter (the card is valid).
-    pub fn filter(&self) -> Filter {
-        Filter::from_name(&self.resize).unwrap_or(Filter::Bilinear)
-    }
-
     /// How files are decoded for this card: straight to one channel where
     /// the format holds luma, upright if the card says so.
     pub fn decoding(&self) -> DecodeOptions {
@@ -250,9 +242,6 @@ impl Preprocessing {
             if !(h.max(w)..=MAX_INPUT_SIDE).contains(&r) {
                 return Err(format!("resize_size {r}: must be at least the crop's longer side {} and at most {MAX_INPUT_SIDE}", h.max(w)));
             }
-        }
-        if Filter::from_name(&self.resize).is_none() {
-            return Err(format!("resize {:?}: unknown filter (known: {})", self.resize, RESIZE_FILTERS.join(", ")));
         }
         if !(self.scale.is_finite() && self.scale > 0.0) {
             return Err(format!("scale {}: must be finite and positive", self.scale));
@@ -298,7 +287,7 @@ pub fn preprocess(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
     } else if p.resize_size.is_some() {
         resize_in_order(img, p)
     } else {
-        resize(img, p.filter(), p.channels, (oh, ow))
+        resize(img, p.resize, p.channels, (oh, ow))
     };
     x *= p.scale;
     if let (Some(mean), Some(std)) = (&p.mean, &p.std) {
@@ -364,7 +353,7 @@ fn resize_in_order(img: &DynamicImage, p: &Preprocessing) -> Array3<f32> {
     let (oh, ow) = p.input_hw();
     let (rw, rh) = p.resized(w, h);
     let (left, top) = p.crop_origin(w, h);
-    let filter = p.filter();
+    let filter = p.resize;
     let (tx, ty) = (Taps::new(filter, w, rw), Taps::new(filter, h, rh));
     // The source rows the crop's outputs read.
     let (first, _) = ty.get(top);
@@ -549,8 +538,8 @@ mod tests {
         assert!(Preprocessing { scale: f32::NAN, ..Preprocessing::bilinear_unit(1, 28) }.validate().unwrap_err().contains("scale"));
         assert!(Preprocessing::bilinear_unit(1, 0).validate().unwrap_err().contains("size 0"));
         assert!(Preprocessing::new(3, 224).validate().is_ok());
-        let lanczos = Preprocessing { resize: "lanczos".into(), ..Preprocessing::new(1, 28) };
-        assert!(lanczos.validate().unwrap_err().contains("unknown filter (known: bilinear, bilinear_antialias, bicubic_antialias)"));
+        let lanczos = serde_json::from_str::<Preprocessing>(r#"{"channels":1,"size":28,"resize":"lanczos","scale":1}"#);
+        assert!(lanczos.unwrap_err().to_string().contains("unknown filter (known: bilinear, bilinear_antialias, bicubic_antialias)"));
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! antialiased filter stretches its triangle over the whole footprint of an
 //! output pixel when downscaling (and is the same two taps when upscaling).
 
-/// A resize filter a card may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A resize filter a card may name: typed once, where the card is read (an
+/// unknown name is refused then, with the names known), never parsed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Filter {
     /// `bilinear`: two taps, align_corners = false, no antialiasing.
     Bilinear,
@@ -34,14 +36,38 @@ impl Filter {
             Filter::BicubicAntialias => "bicubic_antialias",
         }
     }
+}
 
-    pub fn from_name(name: &str) -> Option<Filter> {
+impl std::str::FromStr for Filter {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Filter, String> {
         match name {
-            "bilinear" => Some(Filter::Bilinear),
-            "bilinear_antialias" => Some(Filter::BilinearAntialias),
-            "bicubic_antialias" => Some(Filter::BicubicAntialias),
-            _ => None,
+            "bilinear" => Ok(Filter::Bilinear),
+            "bilinear_antialias" => Ok(Filter::BilinearAntialias),
+            "bicubic_antialias" => Ok(Filter::BicubicAntialias),
+            _ => Err(format!("resize {name:?}: unknown filter (known: {})", Filter::NAMES.join(", "))),
         }
+    }
+}
+
+impl TryFrom<String> for Filter {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Filter, String> {
+        name.parse()
+    }
+}
+
+impl From<Filter> for String {
+    fn from(f: Filter) -> String {
+        f.name().into()
+    }
+}
+
+impl std::fmt::Display for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
