@@ -36,9 +36,10 @@ impl Paths {
 }
 
 /// Saves the VarStore and then the manifest, each atomically; the manifest
-/// names the weights' SHA-256, so that a pair split by a stop between the two
-/// renames is found when it is read back ([`load`]).
-pub fn save(vs: &tch::nn::VarStore, manifest: &Manifest, paths: &Paths) -> Result<()> {
+/// (as written, and as left in `manifest`) names the weights' SHA-256, so
+/// that a pair split by a stop between the two renames is found when it is
+/// read back ([`load`]).
+pub fn save(vs: &tch::nn::VarStore, manifest: &mut Manifest, paths: &Paths) -> Result<()> {
     if let Some(dir) = paths.weights.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
@@ -48,7 +49,7 @@ pub fn save(vs: &tch::nn::VarStore, manifest: &Manifest, paths: &Paths) -> Resul
         sha = Some(sha256_of(tmp)?);
         Ok::<(), TrainError>(())
     })?;
-    let manifest = Manifest { weights_sha256: sha, ..manifest.clone() };
+    manifest.weights_sha256 = sha;
     Ok(write_atomic(&paths.manifest, manifest.to_json().as_bytes())?)
 }
 

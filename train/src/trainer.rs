@@ -235,7 +235,7 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
     }
     let mut opt = tch::nn::Sgd::default().build(&vs, o.lr).map_err(|source| TrainError::Torch { path: o.paths.weights.clone(), source })?;
     if manifest.metrics.is_empty() {
-        checkpoint::save(&vs, &manifest, &o.paths)?;
+        checkpoint::save(&vs, &mut manifest, &o.paths)?;
     }
 
     let mut updater = Updater::new(o.precision);
@@ -287,7 +287,7 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
             );
         }
         manifest.metrics.push(m);
-        checkpoint::save(&vs, &manifest, &o.paths)?;
+        checkpoint::save(&vs, &mut manifest, &o.paths)?;
         cnnzoo_models::fsio::write_atomic(&o.paths.curves, curves_svg(o.arch.name, &manifest.metrics).as_bytes())?;
     }
     Ok(manifest)
