@@ -173,9 +173,9 @@ fn inspect_file(path: &Path, json: bool) -> anyhow::Result<()> {
     let model = inspect::decode(&bytes, &path.display().to_string())?;
     let report = inspect::report(&model);
     if json {
-        println!("{report}");
+        cnnzoo_models::outln!("{report}");
     } else {
-        print!("{}", inspect::render(&report));
+        cnnzoo_models::out!("{}", inspect::render(&report));
     }
     Ok(())
 }
@@ -236,9 +236,13 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
         write_atomic(out, &bytes).map_err(|(p, e)| anyhow::anyhow!("writing {}: {e}", p.display()))?;
         let tensors = ck.graph.params().count();
         if cli.json {
-            println!("{}", serde_json::json!({"output": out, "arch": ck.graph.arch, "tensors": tensors}));
+            cnnzoo_models::outln!("{}", serde_json::json!({"output": out, "arch": ck.graph.arch, "tensors": tensors}));
         } else {
-            println!("wrote {} ({} state dict, {tensors} tensors and their batch-norm counters)", out.display(), ck.graph.arch);
+            cnnzoo_models::outln!(
+                "wrote {} ({} state dict, {tensors} tensors and their batch-norm counters)",
+                out.display(),
+                ck.graph.arch
+            );
         }
         return Ok(());
     }
@@ -319,21 +323,27 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     if cli.json {
         let json = serde_json::json!({"output": output, "seconds": seconds, "model": report, "validation": validation, "embedded_preprocessing": embedded});
-        println!("{json}");
+        cnnzoo_models::outln!("{json}");
     } else {
         if let Some(v) = &validation {
-            println!(
+            cnnzoo_models::outln!(
                 "validated against libtorch on {} {}: max abs diff {:.2e} (--atol {:e}, --rtol {:e})",
-                v.batch, v.inputs, v.max_abs_diff, v.atol, v.rtol
+                v.batch,
+                v.inputs,
+                v.max_abs_diff,
+                v.atol,
+                v.rtol
             );
         }
         if let Some(c) = &embedded {
-            println!(
+            cnnzoo_models::outln!(
                 "checked the preprocessing in the graph against cnnzoo's on {} images of other sizes: max abs diff {:.2e} (tolerance {:e})",
-                c.images, c.max_abs_diff, c.atol
+                c.images,
+                c.max_abs_diff,
+                c.atol
             );
         }
-        println!(
+        cnnzoo_models::outln!(
             "wrote {} ({}, opset {}, {} nodes, {} parameters) in {:.2} s",
             output.display(),
             ck.graph.arch,
@@ -373,13 +383,13 @@ fn export_int8(
     let report = int8::export(fp32, p, &request, &output)?;
     let seconds = started.elapsed().as_secs_f64();
     if cli.json {
-        println!("{}", serde_json::json!({"output": output, "seconds": seconds, "quantization": report}));
+        cnnzoo_models::outln!("{}", serde_json::json!({"output": output, "seconds": seconds, "quantization": report}));
     } else {
         let acc = match (report.fp32_test_acc, report.int8_test_acc) {
             (Some(f), Some(q)) => format!("; test accuracy fp32 {f:.4}, INT8 {q:.4}"),
             _ => String::new(),
         };
-        println!(
+        cnnzoo_models::outln!(
             "wrote {} (INT8, {} calibration images, {}{acc}) in {seconds:.2} s",
             output.display(),
             report.calibration_images,
@@ -396,7 +406,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let Some(input) = cli.input.as_deref() else {
-        println!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-export"), cnnzoo_train::device::libtorch_report());
+        cnnzoo_models::outln!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-export"), cnnzoo_train::device::libtorch_report());
         return ExitCode::SUCCESS;
     };
     let result = if cli.inspect { inspect_file(input, cli.json) } else { export(&cli, input) };

@@ -166,3 +166,27 @@ fn a_killed_exports_temporary_is_swept_by_the_next_export() {
     assert!(users.exists(), "a file that is not ours was swept");
     assert!(good.with_extension("onnx").is_file());
 }
+
+#[test]
+fn a_failing_or_closed_stdout_is_an_error_line_or_a_quiet_end_never_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = checkpoint(tmp.path(), "lenet");
+    let o = corpus::run_limited(export_cmd().arg(&good), Duration::from_secs(120));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let onnx = good.with_extension("onnx");
+    // `> /dev/full`: one error line, exit 1.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let o = export_cmd().args(["--inspect", onnx.to_str().unwrap()]).stdout(full).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code() == Some(1) && e.contains("error: writing to stdout") && !e.contains("panicked"), "{e}");
+    // `| head -0`: the reader is gone before anything is written; a quiet exit 0.
+    let mut child = export_cmd()
+        .args(["--inspect", onnx.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success() && o.stderr.is_empty(), "{:?}: {}", o.status, String::from_utf8_lossy(&o.stderr));
+}

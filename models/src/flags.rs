@@ -48,13 +48,41 @@ pub fn positive_number(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Writes a binary's results to stdout, as `print!` would, but where
+/// `print!` panics: a closed pipe (`| head -1`) ends the program quietly with
+/// 0, as ripgrep does, and a failing stdout (`> /dev/full`) is one `error:`
+/// line and exit 1. Outputs to files are atomic, so stopping here loses none.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `print!` through [`write_stdout`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::flags::write_stdout(::std::format_args!($($arg)*)) };
+}
+
+/// `println!` through [`write_stdout`].
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::flags::write_stdout(::std::format_args!("{}\n", ::std::format_args!($($arg)*))) };
+}
+
 /// Reports a fatal error: `error: LINE` on stderr, and with `--json` also
 /// `{"error": LINE}` on stdout, so that a caller parsing the output gets a
 /// record for the failure instead of nothing.
 pub fn report_error(line: &str, json: bool) {
     eprintln!("error: {line}");
     if json {
-        println!("{}", serde_json::json!({ "error": line }));
+        write_stdout(format_args!("{}\n", serde_json::json!({ "error": line })));
     }
 }
 

@@ -155,16 +155,16 @@ fn print_summary(graph: &Graph, json: bool) {
     if json {
         let layers: Vec<_> = graph.nodes.iter().map(|n| serde_json::json!({"name": n.name, "op": n.op.kind(), "shape": n.shape, "parameters": n.params.iter().filter(|p| p.role.trainable()).map(|p| p.numel()).sum::<usize>()})).collect();
         let out = serde_json::json!({"arch": graph.arch, "input": graph.input_shape(), "classes": graph.classes(), "parameters": graph.parameter_count(), "flops": graph.flops(), "feature_dim": graph.feature_dim(), "layers": layers});
-        println!("{out}");
+        cnnzoo_models::outln!("{out}");
         return;
     }
-    println!("{:<28} {:<8} {:<18} {:>12}", "layer", "op", "output", "parameters");
+    cnnzoo_models::outln!("{:<28} {:<8} {:<18} {:>12}", "layer", "op", "output", "parameters");
     for n in &graph.nodes {
         let params: usize = n.params.iter().filter(|p| p.role.trainable()).map(|p| p.numel()).sum();
         let tap = if n.name == graph.nodes[graph.features].name { "  <- features" } else { "" };
-        println!("{:<28} {:<8} {:<18} {:>12}{tap}", n.name, n.op.kind(), format!("{:?}", n.shape), params);
+        cnnzoo_models::outln!("{:<28} {:<8} {:<18} {:>12}{tap}", n.name, n.op.kind(), format!("{:?}", n.shape), params);
     }
-    println!(
+    cnnzoo_models::outln!(
         "total parameters {}, {:.3} GFLOPs per image, features {}",
         graph.parameter_count(),
         graph.flops() as f64 / 1e9,
@@ -190,9 +190,9 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
         let batch = cli.batch_size.unwrap_or(r.batch_size);
         let result = cnnzoo_train::bench::bench(arch, batch, size, device, precision, layout, steps)?;
         if cli.json {
-            println!("{}", serde_json::to_string(&result)?);
+            cnnzoo_models::outln!("{}", serde_json::to_string(&result)?);
         } else {
-            println!(
+            cnnzoo_models::outln!(
                 "{}: {:.1} examples/sec ({} steps of {} x {} px, {}{}, {})",
                 result.arch,
                 result.examples_per_sec,
@@ -283,14 +283,14 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     );
     let manifest = trainer::train(&opts, &dataset)?;
     if cli.json {
-        println!(
+        cnnzoo_models::outln!(
             "{}",
             serde_json::json!({"checkpoint": opts.paths.weights, "manifest": opts.paths.manifest, "curves": opts.paths.curves, "metrics": manifest.metrics})
         );
     } else if let Some(lines) = trainer::summary_lines(&manifest) {
-        println!("{lines}");
+        cnnzoo_models::outln!("{lines}");
     } else {
-        println!("wrote the initialized model to {}", opts.paths.weights.display());
+        cnnzoo_models::outln!("wrote the initialized model to {}", opts.paths.weights.display());
     }
     Ok(())
 }
@@ -302,19 +302,19 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if cli.version {
-        println!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-train"), cnnzoo_train::device::libtorch_report());
+        cnnzoo_models::outln!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-train"), cnnzoo_train::device::libtorch_report());
         return ExitCode::SUCCESS;
     }
     if cli.list {
         for a in ARCHS {
             let r = a.recipe;
             if cli.json {
-                println!(
+                cnnzoo_models::outln!(
                     "{}",
                     serde_json::json!({"arch": a.name, "layout": a.family.source(), "size": r.size, "batch_size": r.batch_size, "lr": r.lr, "epochs": r.epochs, "about": a.about})
                 );
             } else {
-                println!(
+                cnnzoo_models::outln!(
                     "{:<15} {:<11} {:>3} px  batch {:>3}  lr {:<5} {}",
                     a.name,
                     a.family.source(),

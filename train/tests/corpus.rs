@@ -266,3 +266,26 @@ fn a_checkpoint_and_a_manifest_that_disagree_are_refused_not_resumed() {
     assert!(o.status.code() == Some(1) && e.contains("a/lenet.json") && e.contains("was not written with"), "{e}");
     assert_eq!(e.lines().filter(|l| l.starts_with("error:")).count(), 1, "{e}");
 }
+
+#[test]
+fn a_closed_or_failing_stdout_never_panics() {
+    // `cnnzoo-train --summary | head -0`, and `> /dev/full`.
+    let mut child = train_cmd()
+        .args(["--arch", "densenet", "--summary"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success() && !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+        "{:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let o = train_cmd().args(["--list"]).stdout(full).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code() == Some(1) && e.contains("error: writing to stdout") && !e.contains("panicked"), "{e}");
+}
