@@ -175,18 +175,10 @@ fn a_failing_or_closed_stdout_is_an_error_line_or_a_quiet_end_never_a_panic() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let onnx = good.with_extension("onnx");
     // `> /dev/full`: one error line, exit 1.
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-    let o = export_cmd().args(["--inspect", onnx.to_str().unwrap()]).stdout(full).output().unwrap();
+    let o = corpus::with_full_stdout(export_cmd().args(["--inspect", onnx.to_str().unwrap()]));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.code() == Some(1) && e.contains("error: writing to stdout") && !e.contains("panicked"), "{e}");
     // `| head -0`: the reader is gone before anything is written; a quiet exit 0.
-    let mut child = export_cmd()
-        .args(["--inspect", onnx.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let o = child.wait_with_output().unwrap();
+    let o = corpus::with_closed_stdout(export_cmd().args(["--inspect", onnx.to_str().unwrap()]));
     assert!(o.status.success() && o.stderr.is_empty(), "{:?}: {}", o.status, String::from_utf8_lossy(&o.stderr));
 }

@@ -76,3 +76,17 @@ pub fn run_corpus(cases: Vec<Case>, command: impl Fn() -> Command, limit: Durati
         },
     );
 }
+
+/// Runs `cmd` with its stdout's reader gone before anything is written, as
+/// `| head -0` leaves it.
+pub fn with_closed_stdout(cmd: &mut Command) -> Output {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the command starts");
+    drop(child.stdout.take());
+    child.wait_with_output().expect("the command ends")
+}
+
+/// Runs `cmd` with its stdout on `/dev/full`, where every write fails.
+pub fn with_full_stdout(cmd: &mut Command) -> Output {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full opens");
+    cmd.stdout(full).output().expect("the command runs")
+}

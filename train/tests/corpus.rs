@@ -270,22 +270,14 @@ fn a_checkpoint_and_a_manifest_that_disagree_are_refused_not_resumed() {
 #[test]
 fn a_closed_or_failing_stdout_never_panics() {
     // `cnnzoo-train --summary | head -0`, and `> /dev/full`.
-    let mut child = train_cmd()
-        .args(["--arch", "densenet", "--summary"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let o = child.wait_with_output().unwrap();
+    let o = corpus::with_closed_stdout(train_cmd().args(["--arch", "densenet", "--summary"]));
     assert!(
         o.status.success() && !String::from_utf8_lossy(&o.stderr).contains("panicked"),
         "{:?}: {}",
         o.status,
         String::from_utf8_lossy(&o.stderr)
     );
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-    let o = train_cmd().args(["--list"]).stdout(full).output().unwrap();
+    let o = corpus::with_full_stdout(train_cmd().args(["--list"]));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.code() == Some(1) && e.contains("error: writing to stdout") && !e.contains("panicked"), "{e}");
 }
