@@ -58,7 +58,7 @@ pub fn checkpoint(
     for note in &imported.notes {
         eprintln!("{}: {note}", input.display());
     }
-    let sha = crate::sha256_of(&file)?;
+    let sha = cnnzoo_train::checkpoint::sha256_of(&file)?;
     let p = &imported.preprocessing;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let manifest = Manifest {

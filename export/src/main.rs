@@ -17,7 +17,6 @@ use cnnzoo_models::fsio::{read_bounded, write_atomic};
 /// Protobuf's own limit on a serialized model; checkpoints are smaller still.
 const MAX_ONNX_BYTES: u64 = 2 << 30;
 use cnnzoo_train::checkpoint;
-use sha2::{Digest, Sha256};
 
 mod import;
 mod int8;
@@ -180,11 +179,6 @@ fn inspect_file(path: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sha256_of(path: &Path) -> anyhow::Result<String> {
-    let bytes = read_bounded(path, cnnzoo_models::weights::MAX_WEIGHTS_BYTES).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// Refuses, before any work, an output that would destroy something: one of
 /// the run's own inputs (the checkpoint, its manifest, the weights, a file of
 /// a weights folder, the class names), or anything but a regular file.
@@ -227,7 +221,8 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
         {
             bail!("{flag}: applies to published weights, not to a cnnzoo checkpoint ({} has its own manifest)", input.display());
         }
-        (checkpoint::load(input)?, sha256_of(input)?, vec![])
+        let (ck, sha) = checkpoint::load_hashed(input)?;
+        (ck, sha, vec![])
     } else {
         import::checkpoint(input, cli.arch.clone(), cli.in_chans, cli.size, cli.classes.as_deref())?
     };

@@ -53,8 +53,8 @@ pub fn save(vs: &tch::nn::VarStore, manifest: &mut Manifest, paths: &Paths) -> R
     Ok(write_atomic(&paths.manifest, manifest.to_json().as_bytes())?)
 }
 
-/// The SHA-256 of a file, in hex.
-fn sha256_of(path: &Path) -> Result<String> {
+/// The SHA-256 of a file, in hex, read in a stream.
+pub fn sha256_of(path: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     std::io::copy(&mut std::fs::File::open(path).map_err(io(path))?, &mut hasher).map_err(io(path))?;
@@ -62,10 +62,11 @@ fn sha256_of(path: &Path) -> Result<String> {
 }
 
 /// Checks that the manifest at `manifest_path` was written with the weights
-/// at `weights` (where it names their hash: manifests before it do not).
-pub fn check_pair(manifest: &Manifest, manifest_path: &Path, weights: &Path) -> Result<()> {
+/// at `weights`, whose hash is `sha` (where the manifest names one: manifests
+/// before it do not).
+fn check_pair(manifest: &Manifest, manifest_path: &Path, weights: &Path, sha: &str) -> Result<()> {
     match &manifest.weights_sha256 {
-        Some(want) if *want != sha256_of(weights)? => Err(TrainError::Data {
+        Some(want) if want != sha => Err(TrainError::Data {
             path: manifest_path.into(),
             problem: format!(
                 "was not written with {} (its SHA-256 differs): a run stopped between writing the two? Retrain, or restore the pair",
@@ -124,12 +125,19 @@ pub struct Checkpoint {
 /// The checkpoint at `weights_path` with its manifest beside it. The weights
 /// are read first, so a missing or special `.ot` is what the error names.
 pub fn load(weights_path: &Path) -> Result<Checkpoint> {
+    load_hashed(weights_path).map(|(ck, _)| ck)
+}
+
+/// [`load`], with the `.ot`'s SHA-256 it checked the manifest against (the
+/// exporter's provenance: the file is hashed once).
+pub fn load_hashed(weights_path: &Path) -> Result<(Checkpoint, String)> {
     let weights = read_weights(weights_path)?;
     let paths = Paths::from_weights(weights_path);
     let manifest = read_manifest(&paths.manifest)?;
     let graph = graph_of(&manifest, &paths.manifest)?;
     weights.check(&graph).map_err(|source| TrainError::Checkpoint { path: weights_path.into(), arch: manifest.arch.clone(), source })?;
     // Weights that fit but are not the ones the manifest was written with.
-    check_pair(&manifest, &paths.manifest, weights_path)?;
-    Ok(Checkpoint { manifest, graph, weights })
+    let sha = sha256_of(weights_path)?;
+    check_pair(&manifest, &paths.manifest, weights_path, &sha)?;
+    Ok((Checkpoint { manifest, graph, weights }, sha))
 }
