@@ -124,6 +124,8 @@ pub struct Backbone {
     features: String,
     has_features: bool,
     feature_dim: usize,
+    /// The width of `logits`, where the graph or the card fixes it.
+    logits_dim: Option<usize>,
 }
 
 /// A session being built on its own thread, built, or that failed to build.
@@ -269,6 +271,8 @@ impl Backbone {
             header.outputs.iter().find(|o| o.name == name).and_then(|o| o.dims.last().copied()).and_then(|w| usize::try_from(w).ok())
         };
         card.check_logits(logits.as_deref().and_then(width)).map_err(bad)?;
+        // The width every run's logits must have: the graph's, or the card's class count.
+        let logits_dim = logits.as_deref().and_then(width).or((!card.classes.is_empty()).then_some(card.classes.len()));
         // A card (or an override) must describe the input the graph takes, where the graph fixes it.
         let p = &card.preprocessing;
         let takes_pixels = header.inputs[0].elem_type == DataType::Uint8 as i32;
@@ -337,6 +341,7 @@ impl Backbone {
             features,
             has_features,
             feature_dim,
+            logits_dim,
         })
     }
 
@@ -450,7 +455,7 @@ impl Backbone {
         };
         let features = cat(parts.iter().map(|p| p.features.view()).collect(), self.feature_dim)?;
         let logits = match self.logits {
-            Some(_) => Some(cat(parts.iter().filter_map(|p| p.logits.as_ref().map(|l| l.view())).collect(), self.card.classes.len())?),
+            Some(_) => Some(cat(parts.iter().filter_map(|p| p.logits.as_ref().map(|l| l.view())).collect(), self.logits_dim.unwrap_or(0))?),
             None => None,
         };
         Ok(Outputs { logits, features })
@@ -479,9 +484,36 @@ impl Backbone {
             let v = outputs[name].try_extract_array::<f32>().map_err(rt)?;
             v.into_dimensionality::<Ix2>().map(|a| a.to_owned()).map_err(|e| InferError::Runtime(format!("output {name}: {e}")))
         };
+        let rows = x.len_of(Axis(0));
         let features = take(&self.features)?;
+        self.check_output(&self.features, &features, rows, Some(self.feature_dim))?;
         let logits = self.logits.as_deref().map(take).transpose()?;
+        if let (Some(name), Some(l)) = (&self.logits, &logits) {
+            self.check_output(name, l, rows, self.logits_dim)?;
+        }
         Ok(Outputs { logits, features })
+    }
+
+    /// What the graph declared is a promise the run must keep: one row per
+    /// image (or rows would go to the wrong images) and the declared width
+    /// (or labels would come from the wrong list).
+    fn check_output(&self, name: &str, a: &Array2<f32>, rows: usize, width: Option<usize>) -> Result<(), InferError> {
+        if a.nrows() == rows && width.is_none_or(|w| a.ncols() == w) {
+            return Ok(());
+        }
+        let declared = width.map_or("[N, D]".to_string(), |w| format!("[N, {w}]"));
+        let classes = if Some(name) == self.logits.as_deref() && !self.card.classes.is_empty() { " (its card names that many classes)" } else { "" };
+        Err(InferError::Runtime(format!(
+            "{}: output `{name}` came back [{}, {}] for {rows} image(s); the model declares {declared}{classes}",
+            self.path.display(),
+            a.nrows(),
+            a.ncols(),
+        )))
+    }
+
+    /// The width of the logits, where the graph or the card fixes it.
+    pub fn logits_dim(&self) -> Option<usize> {
+        self.logits_dim
     }
 
     /// The one batching layer: turns each source into an input with `input`

@@ -8,7 +8,7 @@
 //! client's bad input cannot fail another's request.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -57,6 +57,8 @@ pub struct Batcher {
     thread: Option<JoinHandle<()>>,
     config: BatchConfig,
     arriving: Arc<AtomicUsize>,
+    /// The thread is running: what readiness reports.
+    alive: Arc<AtomicBool>,
 }
 
 /// A request on its way to the queue: counted as arriving until it is
@@ -74,9 +76,20 @@ impl Batcher {
     pub fn start(name: &str, backbone: Arc<Backbone>, config: BatchConfig, metrics: Arc<ModelMetrics>) -> std::io::Result<Batcher> {
         let (queue, rx) = sync_channel(config.max_queue);
         let arriving = Arc::new(AtomicUsize::new(0));
+        let alive = Arc::new(AtomicBool::new(true));
         let worker = Worker { backbone, config, metrics, rx, carry: None, arriving: Arc::clone(&arriving) };
-        let thread = std::thread::Builder::new().name(format!("batcher-{name}")).spawn(move || worker.run())?;
-        Ok(Batcher { queue: Some(queue), thread: Some(thread), config, arriving })
+        let running = Alive(Arc::clone(&alive));
+        let thread = std::thread::Builder::new().name(format!("batcher-{name}")).spawn(move || {
+            let _running = running;
+            worker.run();
+        })?;
+        Ok(Batcher { queue: Some(queue), thread: Some(thread), config, arriving, alive })
+    }
+
+    /// Whether the batching thread still runs (it only stops when the
+    /// server does; anything else is a bug that readiness must show).
+    pub fn alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
     }
 
     /// Counts a request as arriving, from the moment its model is known.
@@ -107,6 +120,15 @@ impl Batcher {
             Err(TrySendError::Disconnected(_)) => return Err(ServeError::internal("the model's batching thread has stopped")),
         }
         outputs.await.map_err(|_| ServeError::internal("the model's batching thread dropped the request"))?
+    }
+}
+
+/// Clears the alive flag when the thread ends, however it ends.
+struct Alive(Arc<AtomicBool>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 
@@ -182,7 +204,7 @@ impl Worker {
         }
         let counts: Vec<usize> = jobs.iter().map(|j| j.x.len()).collect();
         let x: Vec<Input> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.x)).collect();
-        let result = self.infer(&x);
+        let result = self.infer(&x).and_then(|out| check_rows(out, x.len()));
         self.metrics.batch_size.observe(x.len() as f64);
         self.metrics.inference_seconds.observe(start.elapsed().as_secs_f64());
         let mut offset = 0;
@@ -197,10 +219,25 @@ impl Worker {
         }
     }
 
+    /// One run; a panic in it fails the batch, never the thread.
     fn infer(&self, x: &[Input]) -> Result<Outputs, ServeError> {
         match catch_unwind(AssertUnwindSafe(|| self.backbone.run_inputs(x))) {
             Ok(result) => result.map_err(|e| ServeError::internal(e.to_string())),
             Err(_) => Err(ServeError::internal("ONNX Runtime panicked on this batch")),
         }
+    }
+}
+
+/// A run's outputs, if each has one row per input: a model that answers
+/// with other row counts fails the batch's requests instead of handing one
+/// request another's rows (or slicing past the end).
+fn check_rows(out: Outputs, rows: usize) -> Result<Outputs, ServeError> {
+    let mut got = vec![("features", out.features.nrows())];
+    if let Some(l) = &out.logits {
+        got.push(("logits", l.nrows()));
+    }
+    match got.iter().find(|(_, n)| *n != rows) {
+        None => Ok(out),
+        Some((name, n)) => Err(ServeError::internal(format!("the model answered {n} rows of '{name}' for a batch of {rows}; its outputs are not one row per image"))),
     }
 }

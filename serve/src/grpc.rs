@@ -72,13 +72,13 @@ impl GrpcInferenceService for Service {
     }
 
     async fn server_ready(&self, _: Request<ServerReadyRequest>) -> Result<Response<ServerReadyResponse>, Status> {
-        Ok(Response::new(ServerReadyResponse { ready: true }))
+        Ok(Response::new(ServerReadyResponse { ready: self.repo.models().all(|m| m.ready()) }))
     }
 
     async fn model_ready(&self, r: Request<ModelReadyRequest>) -> Result<Response<ModelReadyResponse>, Status> {
         // An unknown model or version is simply not ready, as Triton answers.
         let r = r.into_inner();
-        Ok(Response::new(ModelReadyResponse { ready: self.repo.model(&r.name, &r.version).is_ok() }))
+        Ok(Response::new(ModelReadyResponse { ready: self.repo.model(&r.name, &r.version).is_ok_and(|m| m.ready()) }))
     }
 
     async fn server_metadata(&self, _: Request<ServerMetadataRequest>) -> Result<Response<ServerMetadataResponse>, Status> {
@@ -104,6 +104,8 @@ impl GrpcInferenceService for Service {
 
     async fn model_infer(&self, r: Request<ModelInferRequest>) -> Result<Response<ModelInferResponse>, Status> {
         let start = Instant::now();
+        // The message is decoded, so the request is whole.
+        let _answering = crate::connections::answering(r.extensions());
         let r = r.into_inner();
         let (name, id) = (r.model_name.clone(), r.id.clone());
         let (rows, result) = match self.repo.model_for_infer(&r.model_name, &r.model_version) {

@@ -12,15 +12,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
+use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
+use crate::connections::{self, Connections};
 use crate::error::{Kind, ServeError};
 use crate::metrics::{log_request, RequestLog};
 use crate::model::Model;
@@ -33,14 +36,15 @@ pub const HEADER_LENGTH: &str = "inference-header-content-length";
 #[derive(Debug, Clone)]
 struct AppState {
     repo: Arc<Repository>,
+    connections: Arc<Connections>,
     max_body: usize,
 }
 
 /// Every route of the protocol, and `/metrics`.
-pub fn router(repo: Arc<Repository>, max_body: usize) -> Router {
+pub fn router(repo: Arc<Repository>, connections: Arc<Connections>, max_body: usize) -> Router {
     Router::new()
         .route("/v2/health/live", get(|| async { Json(json!({ "live": true })) }))
-        .route("/v2/health/ready", get(|| async { Json(json!({ "ready": true })) }))
+        .route("/v2/health/ready", get(server_ready))
         .route("/v2", get(server_metadata))
         .route("/v2/models/{name}", get(|s: State<AppState>, Path(name): Path<String>| model_metadata(s, name, String::new())))
         .route(
@@ -54,15 +58,15 @@ pub fn router(repo: Arc<Repository>, max_body: usize) -> Router {
         )
         .route(
             "/v2/models/{name}/infer",
-            post(|s: State<AppState>, Path(name): Path<String>, h: HeaderMap, b: Body| infer(s, name, String::new(), h, b)),
+            post(|s: State<AppState>, Path(name): Path<String>, r: Request| infer(s, name, String::new(), r)),
         )
         .route(
             "/v2/models/{name}/versions/{version}/infer",
-            post(|s: State<AppState>, Path((n, v)): Path<(String, String)>, h: HeaderMap, b: Body| infer(s, n, v, h, b)),
+            post(|s: State<AppState>, Path((n, v)): Path<(String, String)>, r: Request| infer(s, n, v, r)),
         )
         .route("/metrics", get(metrics))
         .fallback(|| async { error(ServeError::not_found("no such endpoint (the Open Inference Protocol's are under /v2)")) })
-        .with_state(AppState { repo, max_body })
+        .with_state(AppState { repo, connections, max_body })
 }
 
 /// A JSON body with status 200.
@@ -98,18 +102,32 @@ async fn model_metadata(State(s): State<AppState>, name: String, version: String
     }
 }
 
+/// Ready when every model can answer: 200, or 503 naming those that cannot.
+async fn server_ready(State(s): State<AppState>) -> Response {
+    let down: Vec<&str> = s.repo.models().filter(|m| !m.ready()).map(|m| m.name.as_str()).collect();
+    if down.is_empty() {
+        return Json(json!({ "ready": true })).into_response();
+    }
+    let body = json!({ "ready": false, "error": format!("model(s) {} cannot answer: their batching thread has stopped", down.join(", ")) });
+    (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
 async fn model_ready(State(s): State<AppState>, name: String, version: String) -> Response {
     match s.repo.model(&name, &version) {
-        Ok(_) => Json(json!({ "name": name, "ready": true })).into_response(),
+        Ok(m) if m.ready() => Json(json!({ "name": name, "ready": true })).into_response(),
+        Ok(m) => error(ServeError::unavailable(format!("model '{}' cannot answer: its batching thread has stopped", m.name))),
         Err(e) => error(e),
     }
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.repo.render_metrics()).into_response()
+    let text = s.repo.render_metrics() + &s.connections.render_metrics();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-async fn infer(State(s): State<AppState>, name: String, version: String, headers: HeaderMap, body: Body) -> Response {
+async fn infer(State(s): State<AppState>, name: String, version: String, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     let start = Instant::now();
     let model = match s.repo.model_for_infer(&name, &version) {
         Ok(m) => m,
@@ -118,7 +136,7 @@ async fn infer(State(s): State<AppState>, name: String, version: String, headers
             return error(e);
         }
     };
-    let (id, rows, result) = run(model, &headers, body, s.max_body).await;
+    let (id, rows, result) = run(model, headers, &parts.extensions, body, s.max_body).await;
     model.metrics.request("http", result.as_ref().err().map(|e| e.kind));
     log(&name, &id, &result.as_ref().map(|_| ()).map_err(Clone::clone), rows, start);
     match result {
@@ -144,14 +162,19 @@ fn log(model: &str, id: &str, result: &Result<(), ServeError>, rows: usize, star
 async fn run(
     model: &Model,
     headers: &HeaderMap,
+    extensions: &Extensions,
     body: Body,
     max_body: usize,
 ) -> (String, usize, Result<(InferResponse, Vec<bool>), ServeError>) {
     let arrival = model.arrival();
-    let parsed = match read_body(headers, body, max_body).await {
-        Ok(bytes) => parse(headers, &bytes),
-        Err(e) => Err(e),
+    let bytes = match read_body(headers, body, max_body).await {
+        Ok(bytes) => bytes,
+        Err(e) => return (String::new(), 0, Err(e)),
     };
+    // The request is whole: from here the connection waits for its answer.
+    let _answering = connections::answering(extensions);
+    let parsed = parse(headers, &bytes);
+    drop(bytes);
     let (request, binary) = match parsed {
         Ok(p) => p,
         Err(e) => return (String::new(), 0, Err(e)),
@@ -192,25 +215,29 @@ impl BinaryOutputs {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JsonRequest {
+struct JsonRequest<'a> {
     #[serde(default)]
     id: String,
     #[serde(default)]
     parameters: Map<String, Value>,
-    inputs: Vec<JsonInput>,
+    #[serde(borrow)]
+    inputs: Vec<JsonInput<'a>>,
     #[serde(default)]
     outputs: Vec<JsonOutput>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JsonInput {
+struct JsonInput<'a> {
     name: String,
     shape: Vec<i64>,
     datatype: String,
     #[serde(default)]
     parameters: Map<String, Value>,
-    data: Option<Value>,
+    /// Kept as text until the shape is known (it may come after the data):
+    /// then parsed straight into elements, no more than the shape holds.
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -283,7 +310,7 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<(InferRequest, BinaryOutput
                 binary = rest;
                 Data::from_raw(&i.datatype, mine, &i.name)?
             }
-            (None, Some(value)) => from_json(&i.datatype, value, &i.name)?,
+            (None, Some(text)) => from_json(&i.datatype, text, &i.shape, &i.name)?,
             (None, None) => return Err(ServeError::bad_request(format!("input '{}' has neither data nor binary_data_size", i.name))),
         };
         inputs.push(Input { name: i.name, datatype: i.datatype, shape: i.shape, data });
@@ -294,39 +321,123 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<(InferRequest, BinaryOutput
     Ok((InferRequest { id: request.id, inputs, outputs }, wanted))
 }
 
-/// A JSON `data` value (flat or nested) as the tensor's elements.
-fn from_json(datatype: &str, value: Value, input: &str) -> Result<Data, ServeError> {
-    let mut flat = vec![];
-    flatten(value, &mut flat);
+/// A JSON `data` value (flat or nested) as the tensor's elements, refused
+/// at the first element beyond what `shape` holds: memory follows the
+/// declared shape, not the length of the body.
+fn from_json(datatype: &str, text: &RawValue, shape: &[i64], input: &str) -> Result<Data, ServeError> {
+    let declared = shape
+        .iter()
+        .try_fold(1usize, |n, &d| usize::try_from(d).ok().and_then(|d| n.checked_mul(d)))
+        .ok_or_else(|| ServeError::bad_request(format!("input '{input}': shape {shape:?} is not a tensor's (negative or too large)")))?;
+    // Each JSON element takes two bytes at least ("0,"), so the body bounds
+    // the capacity too.
+    let capacity = declared.min(text.get().len() / 2 + 1);
+    let bad = |e: serde_json::Error| ServeError::bad_request(format!("input '{input}': {e}"));
+    let parse = |elements: &mut dyn FnMut(&mut serde_json::Deserializer<serde_json::de::StrRead<'_>>) -> Result<(), serde_json::Error>| {
+        let mut de = serde_json::Deserializer::from_str(text.get());
+        elements(&mut de).and_then(|()| de.end()).map_err(bad)
+    };
     match datatype {
-        FP32 => flat
-            .into_iter()
-            .enumerate()
-            .map(|(k, v)| {
-                v.as_f64()
-                    .map(|x| x as f32)
-                    .ok_or_else(|| ServeError::bad_request(format!("input '{input}': element {k} ({v}) is not a number")))
-            })
-            .collect::<Result<_, _>>()
-            .map(Data::Fp32),
-        BYTES => flat
-            .into_iter()
-            .enumerate()
-            .map(|(k, v)| {
-                v.as_str().and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok()).ok_or_else(|| {
-                    ServeError::bad_request(format!("input '{input}': element {k} is not a base64 string (BYTES in JSON are base64)"))
-                })
-            })
-            .collect::<Result<_, _>>()
-            .map(Data::Bytes),
+        FP32 => {
+            let mut out = Vec::with_capacity(capacity);
+            parse(&mut |de| Flatten::<f32> { out: &mut out, limit: declared, shape }.deserialize(de))?;
+            Ok(Data::Fp32(out))
+        }
+        BYTES => {
+            let mut out = Vec::with_capacity(capacity);
+            parse(&mut |de| Flatten::<Vec<u8>> { out: &mut out, limit: declared, shape }.deserialize(de))?;
+            Ok(Data::Bytes(out))
+        }
         other => Err(crate::tensor::unsupported_datatype(input, other)),
     }
 }
 
-fn flatten(value: Value, out: &mut Vec<Value>) {
-    match value {
-        Value::Array(items) => items.into_iter().for_each(|v| flatten(v, out)),
-        v => out.push(v),
+/// What one JSON element may be, by datatype.
+trait Element: Sized {
+    fn number(v: f64) -> Result<Self, &'static str>;
+    fn string(s: &str) -> Result<Self, &'static str>;
+}
+
+/// An element as an error message shows it: short.
+fn shown(text: String) -> String {
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
+impl Element for f32 {
+    fn number(v: f64) -> Result<f32, &'static str> {
+        Ok(v as f32)
+    }
+
+    fn string(_: &str) -> Result<f32, &'static str> {
+        Err("is not a number (FP32 data)")
+    }
+}
+
+impl Element for Vec<u8> {
+    fn number(_: f64) -> Result<Vec<u8>, &'static str> {
+        Err("is not a base64 string (BYTES in JSON are base64)")
+    }
+
+    fn string(s: &str) -> Result<Vec<u8>, &'static str> {
+        base64::engine::general_purpose::STANDARD.decode(s).map_err(|_| "is not a base64 string (BYTES in JSON are base64)")
+    }
+}
+
+/// Flattens a (nested) JSON array into `out`, element by element.
+struct Flatten<'o, T> {
+    out: &'o mut Vec<T>,
+    limit: usize,
+    shape: &'o [i64],
+}
+
+impl<'de, T: Element> DeserializeSeed<'de> for Flatten<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<T: Element> Flatten<'_, T> {
+    fn push<E: serde::de::Error>(self, element: Result<T, &'static str>, value: impl FnOnce() -> String) -> Result<(), E> {
+        let k = self.out.len();
+        if k == self.limit {
+            return Err(E::custom(format!("more than the {} elements of shape {:?}", self.limit, self.shape)));
+        }
+        self.out.push(element.map_err(|why| E::custom(format!("element {k} ({}) {why}", shown(value()))))?);
+        Ok(())
+    }
+}
+
+impl<'de, T: Element> Visitor<'de> for Flatten<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of elements")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Flatten { out: &mut *self.out, limit: self.limit, shape: self.shape })?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        self.push(T::number(v), || v.to_string())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        self.push(T::number(v as f64), || v.to_string())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        self.push(T::number(v as f64), || v.to_string())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.push(T::string(v), || format!("{v:?}"))
     }
 }
 

@@ -14,10 +14,13 @@
 //! - [`repository`]: every `NAME.onnx` of the folder, opened and ready;
 //! - [`config`]: a model's `NAME.card.json`, cnnzoo-infer's card flags as a file;
 //! - [`http`] and [`grpc`]: the two protocols over the same [`Repository`];
+//! - [`connections`]: each connection driven under the server's limits
+//!   (read timeout, connection limit, shutdown that waits only for answers);
 //! - [`metrics`]: Prometheus counters and histograms, and the request log.
 
 pub mod batcher;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod grpc;
 pub mod http;

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use cnnzoo_models::flags::{at_least_one, batch_size, queue_length, thread_count};
 use cnnzoo_serve::metrics::{enabled, set_level, Level};
+use cnnzoo_serve::connections::{self, ConnectionLimits, Connections, Protocol};
 use cnnzoo_serve::{grpc, http, BatchConfig, Repository, RepositoryOptions};
 
 const EXAMPLES: &str = "Examples:
@@ -58,8 +59,14 @@ struct Cli {
     #[arg(long, help_heading = "Batching")]
     no_dynamic_batching: bool,
     /// Largest request body (HTTP) or message (gRPC), in bytes; larger ones get 413 / OUT_OF_RANGE.
-    #[arg(long, default_value_t = 64 << 20, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 64 << 20, value_parser = at_least_one, help_heading = "Limits")]
     max_request_bytes: usize,
+    /// Open connections, HTTP and gRPC together; at the limit a new one replaces the one longest without a request.
+    #[arg(long, default_value_t = 512, value_parser = connection_count, help_heading = "Limits")]
+    max_connections: usize,
+    /// Seconds a connection has to send a whole request, from its opening or its last answer (slow and idle clients are closed).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Limits")]
+    read_timeout_s: u64,
     /// Seconds to finish requests in flight after SIGTERM or SIGINT before exiting anyway.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     grace_period_s: u64,
@@ -83,6 +90,16 @@ fn listen_address(s: &str) -> Result<Listen, String> {
         return Ok(Listen(None));
     }
     s.parse().map(|a| Listen(Some(a))).map_err(|_| "expected HOST:PORT with a numeric host (127.0.0.1:8000, [::1]:8000) or off".into())
+}
+
+/// A connection limit: each open connection holds a file descriptor and a
+/// little memory; past 65,536 the descriptors run out first.
+fn connection_count(s: &str) -> Result<usize, String> {
+    let n = at_least_one(s)?;
+    if n > 65_536 {
+        return Err(format!("{n} connections: at most 65536 (each holds a file descriptor)"));
+    }
+    Ok(n)
 }
 
 fn main() -> ExitCode {
@@ -151,29 +168,21 @@ async fn run(cli: &Cli, repo: Arc<Repository>) -> anyhow::Result<()> {
         info("stopping: no new connections; finishing the requests in flight");
         let _ = stop.send(true);
     });
-    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|&s| s).await;
-    };
-
+    let connections = Connections::new(ConnectionLimits {
+        max_connections: cli.max_connections,
+        read_timeout: Duration::from_secs(cli.read_timeout_s),
+    });
     let mut servers = tokio::task::JoinSet::new();
     let mut endpoints = vec![];
     if let Some(listener) = http_listener {
         endpoints.push(format!("HTTP on http://{}", listener.local_addr()?));
-        let app = http::router(Arc::clone(&repo), cli.max_request_bytes);
-        let shutdown = until_stopped(stopped.clone());
-        servers.spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("HTTP server") });
+        let app = http::router(Arc::clone(&repo), Arc::clone(&connections), cli.max_request_bytes);
+        servers.spawn(connections::serve(listener, Protocol::Http1, app, Arc::clone(&connections), stopped.clone()));
     }
     if let Some(listener) = grpc_listener {
         endpoints.push(format!("gRPC on {}", listener.local_addr()?));
         let service = grpc::service(Arc::clone(&repo), cli.max_request_bytes);
-        let shutdown = until_stopped(stopped.clone());
-        servers.spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown)
-                .await
-                .context("gRPC server")
-        });
+        servers.spawn(connections::serve(listener, Protocol::Http2, service, Arc::clone(&connections), stopped.clone()));
     }
     let models: Vec<String> = repo.models().map(|m| format!("{} ({})", m.name, m.backbone().provider())).collect();
     info(&format!("ready: {}; {}", models.join(", "), endpoints.join(", ")));
@@ -183,7 +192,7 @@ async fn run(cli: &Cli, repo: Arc<Repository>) -> anyhow::Result<()> {
     let mut stopped_rx = stopped;
     let drained = async {
         while let Some(done) = servers.join_next().await {
-            done.context("a server task panicked")??;
+            done.context("a server task panicked")?;
         }
         anyhow::Ok(())
     };

@@ -54,6 +54,11 @@ impl Model {
         self.batcher.arrival()
     }
 
+    /// Whether requests for the model can be answered (its batching thread runs).
+    pub fn ready(&self) -> bool {
+        self.batcher.alive()
+    }
+
     pub fn backbone(&self) -> &Backbone {
         &self.backbone
     }
@@ -77,7 +82,7 @@ impl Model {
     pub fn outputs(&self) -> Vec<TensorMetadata> {
         let mut out = vec![];
         if self.backbone.has_logits() {
-            let classes = self.backbone.card().classes.len() as i64;
+            let classes = self.backbone.logits_dim().map_or(-1, |w| w as i64);
             out.push(TensorMetadata { name: LOGITS.into(), datatype: FP32.into(), shape: vec![-1, classes] });
         }
         if self.backbone.has_features() {
