@@ -11,6 +11,6 @@ fn main() -> std::io::Result<()> {
     }
     prost_build::compile_protos(&["onnx.proto"], &["."])?;
     #[cfg(feature = "grpc")]
-    tonic_prost_build::configure().compile_protos(&["inference.proto"], &["."])?;
+    tonic_prost_build::configure().codec_path("crate::codec::ClientFaultCodec").compile_protos(&["inference.proto"], &["."])?;
     Ok(())
 }

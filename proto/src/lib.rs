@@ -19,6 +19,9 @@ pub mod inference {
     include!(concat!(env!("OUT_DIR"), "/inference.rs"));
 }
 
+#[cfg(feature = "grpc")]
+pub mod codec;
+
 /// Decodes an ONNX file's bytes.
 pub fn decode_model(bytes: &[u8]) -> Result<ModelProto, prost::DecodeError> {
     ModelProto::decode(bytes)

@@ -11,6 +11,7 @@
 //!   model's card, with the code `cnnzoo-infer` uses);
 //! - [`batcher`]: dynamic batching, a bounded queue per model and one thread
 //!   that merges concurrent requests into one ONNX Runtime run;
+//! - [`budget`]: memory for decoding images, one budget for the server;
 //! - [`repository`]: every `NAME.onnx` of the folder, opened and ready;
 //! - [`config`]: a model's `NAME.card.json`, cnnzoo-infer's card flags as a file;
 //! - [`http`] and [`grpc`]: the two protocols over the same [`Repository`];
@@ -19,6 +20,7 @@
 //! - [`metrics`]: Prometheus counters and histograms, and the request log.
 
 pub mod batcher;
+pub mod budget;
 pub mod config;
 pub mod connections;
 pub mod error;

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use cnnzoo_models::flags::{at_least_one, batch_size, queue_length, thread_count};
 use cnnzoo_serve::metrics::{enabled, set_level, Level};
+use cnnzoo_serve::budget::DecodeLimits;
 use cnnzoo_serve::connections::{self, ConnectionLimits, Connections, Protocol};
 use cnnzoo_serve::{grpc, http, BatchConfig, Repository, RepositoryOptions};
 
@@ -67,6 +68,12 @@ struct Cli {
     /// Seconds a connection has to send a whole request, from its opening or its last answer (slow and idle clients are closed).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Limits")]
     read_timeout_s: u64,
+    /// Most pixels in one image (PIL's decompression-bomb limit); larger images get 400 from their header alone.
+    #[arg(long, default_value_t = 2 * 89_478_485, value_parser = image_pixels, help_heading = "Limits")]
+    max_image_pixels: u64,
+    /// Memory for decoded images, all requests together, in MiB; images wait for room (503 after 60 s).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 20), help_heading = "Limits")]
+    decode_memory_mb: u64,
     /// Seconds to finish requests in flight after SIGTERM or SIGINT before exiting anyway.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     grace_period_s: u64,
@@ -98,6 +105,17 @@ fn connection_count(s: &str) -> Result<usize, String> {
     let n = at_least_one(s)?;
     if n > 65_536 {
         return Err(format!("{n} connections: at most 65536 (each holds a file descriptor)"));
+    }
+    Ok(n)
+}
+
+/// A pixel limit: at least one pixel, and no more than the largest image
+/// the decoder opens at all.
+fn image_pixels(s: &str) -> Result<u64, String> {
+    let n: u64 = s.parse().map_err(|_| format!("{s:?} is not a pixel count"))?;
+    let most = u64::from(cnnzoo_models::data::MAX_SIDE).pow(2);
+    if !(1..=most).contains(&n) {
+        return Err(format!("{n} pixels: from 1 to {most} ({}x{}, the largest image decoded at all)", cnnzoo_models::data::MAX_SIDE, cnnzoo_models::data::MAX_SIDE));
     }
     Ok(n)
 }
@@ -142,6 +160,7 @@ fn serve(cli: &Cli) -> anyhow::Result<()> {
             max_queue: cli.max_queue,
             dynamic: !cli.no_dynamic_batching,
         },
+        decoding: DecodeLimits { max_image_pixels: cli.max_image_pixels, memory_bytes: cli.decode_memory_mb << 20 },
     };
     let repo = Arc::new(Repository::open(dir, &opts)?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;

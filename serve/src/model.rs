@@ -10,15 +10,17 @@
 //! and answers `logits` (FP32 `[N, classes]`, when it has a head) and
 //! `features` (FP32 `[N, D]`, the pooled embedding).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ndarray::Array4;
 
 use cnnzoo_infer::{Backbone, Encoded, Input};
 use cnnzoo_models::card::{FEATURES, IMAGE, INPUT, LOGITS};
+use cnnzoo_models::data::probe_image;
 
 use crate::batcher::{Arrival, BatchConfig, Batcher};
+use crate::budget::{DecodeBudget, Reservation};
 use crate::error::ServeError;
 use crate::metrics::ModelMetrics;
 use crate::tensor::{self, Data, InferRequest, InferResponse, Output, BYTES, FP32};
@@ -37,15 +39,17 @@ pub struct Model {
     pub name: String,
     backbone: Arc<Backbone>,
     batcher: Batcher,
+    budget: Arc<DecodeBudget>,
     pub metrics: Arc<ModelMetrics>,
 }
 
 impl Model {
-    pub fn new(name: String, backbone: Backbone, config: BatchConfig) -> std::io::Result<Model> {
+    /// A model whose images decode within the server's `budget`.
+    pub fn new(name: String, backbone: Backbone, config: BatchConfig, budget: Arc<DecodeBudget>) -> std::io::Result<Model> {
         let backbone = Arc::new(backbone);
         let metrics = Arc::new(ModelMetrics::default());
         let batcher = Batcher::start(&name, Arc::clone(&backbone), config, Arc::clone(&metrics))?;
-        Ok(Model { name, backbone, batcher, metrics })
+        Ok(Model { name, backbone, batcher, budget, metrics })
     }
 
     /// Counts a request for this model as arriving (see [`Batcher`]): take it
@@ -99,7 +103,8 @@ impl Model {
             Ok(w) => w,
             Err(e) => return (0, Err(e)),
         };
-        let x = match self.input(request.inputs).await {
+        // Decoded pixels a model takes as they are stay reserved until the run.
+        let (x, _held) = match self.input(request.inputs).await {
             Ok(x) => x,
             Err(e) => return (0, Err(e)),
         };
@@ -137,8 +142,9 @@ impl Model {
             .collect()
     }
 
-    /// The images of a request's one input tensor, as the model takes them.
-    async fn input(&self, mut inputs: Vec<tensor::Input>) -> Result<Vec<Input>, ServeError> {
+    /// The images of a request's one input tensor, as the model takes them,
+    /// and the decoding memory they still hold.
+    async fn input(&self, mut inputs: Vec<tensor::Input>) -> Result<(Vec<Input>, Vec<Reservation>), ServeError> {
         if inputs.len() != 1 {
             return Err(ServeError::bad_request(format!(
                 "model '{}' takes exactly one input ('{INPUT}' FP32 [-1,C,H,W] or '{IMAGE}' BYTES [-1]); the request has {}",
@@ -185,7 +191,7 @@ impl Model {
                     )));
                 }
                 let x = Array4::from_shape_vec(shape, data).map_err(|e| ServeError::internal(e.to_string()))?;
-                Ok(x.outer_iter().map(|one| Input::Planes(one.to_owned())).collect())
+                Ok((x.outer_iter().map(|one| Input::Planes(one.to_owned())).collect(), vec![]))
             }
             (IMAGE, Data::Bytes(files)) => {
                 if input.shape.len() != 1 || files.len() != rows {
@@ -195,10 +201,7 @@ impl Model {
                         files.len()
                     )));
                 }
-                let backbone = Arc::clone(&self.backbone);
-                tokio::task::spawn_blocking(move || decode(&backbone, files))
-                    .await
-                    .map_err(|_| ServeError::internal("decoding the images panicked"))?
+                self.decode(files).await
             }
             (INPUT | IMAGE, _) => Err(tensor::unsupported_datatype(&input.name, &input.datatype)),
             (other, _) => Err(ServeError::bad_request(format!(
@@ -209,14 +212,29 @@ impl Model {
     }
 }
 
-/// Decodes encoded images (and preprocesses them, unless the model does) by the model's card.
-fn decode(backbone: &Backbone, files: Vec<Vec<u8>>) -> Result<Vec<Input>, ServeError> {
-    files
-        .into_iter()
-        .enumerate()
-        .map(|(i, bytes)| {
-            let name = PathBuf::from(format!("{IMAGE}[{i}]"));
-            backbone.input(&Encoded { name, bytes }).map_err(|e| ServeError::bad_request(e.to_string()))
-        })
-        .collect()
+impl Model {
+    /// Decodes encoded images (and preprocesses them, unless the model does)
+    /// by the model's card, one at a time, each within the decoding budget.
+    async fn decode(&self, files: Vec<Vec<u8>>) -> Result<(Vec<Input>, Vec<Reservation>), ServeError> {
+        let card = self.backbone.card();
+        let decoding = card.preprocessing.decoding();
+        let (mut inputs, mut held) = (Vec::with_capacity(files.len()), vec![]);
+        for (i, bytes) in files.into_iter().enumerate() {
+            let name = format!("{IMAGE}[{i}]");
+            let probe = probe_image(&bytes, Path::new(&name), &decoding).map_err(|e| ServeError::bad_request(e.to_string()))?;
+            // A model that preprocesses itself is handed the pixels at full size.
+            let handed = if self.backbone.takes_pixels() { probe.pixels() * card.preprocessing.channels as u64 } else { 0 };
+            let reservation = self.budget.reserve(&probe, probe.peak_bytes() + handed, &name).await?;
+            let backbone = Arc::clone(&self.backbone);
+            let input = tokio::task::spawn_blocking(move || backbone.input(&Encoded { name: PathBuf::from(name), bytes }))
+                .await
+                .map_err(|_| ServeError::internal("decoding the images panicked"))?
+                .map_err(|e| ServeError::bad_request(e.to_string()))?;
+            if let Input::Pixels(p) = &input {
+                held.push(reservation.keep(p.len() as u64));
+            }
+            inputs.push(input);
+        }
+        Ok((inputs, held))
+    }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use cnnzoo_infer::{valid_name, Backbone, BackboneOptions, Device};
 
 use crate::batcher::BatchConfig;
+use crate::budget::{DecodeBudget, DecodeLimits};
 use crate::config::ModelConfig;
 use crate::error::ServeError;
 use crate::metrics::ModelMetrics;
@@ -21,6 +22,7 @@ pub struct RepositoryOptions {
     /// ONNX Runtime intra-op threads per model [default: all cores].
     pub threads: Option<usize>,
     pub batching: BatchConfig,
+    pub decoding: DecodeLimits,
 }
 
 /// The served models, by name.
@@ -67,10 +69,10 @@ impl Repository {
             opened.push((name, Backbone::open(&path, &opts)?));
         }
         let mut models = BTreeMap::new();
+        let budget = std::sync::Arc::new(DecodeBudget::new(opts.decoding));
         for (name, backbone) in opened {
             backbone.ready()?;
-            let model =
-                Model::new(name.clone(), backbone, opts.batching).map_err(|e| anyhow::anyhow!("starting {name}'s batching thread: {e}"))?;
+            let model = Model::new(name.clone(), backbone, opts.batching, std::sync::Arc::clone(&budget)).map_err(|e| anyhow::anyhow!("starting {name}'s batching thread: {e}"))?;
             models.insert(name, model);
         }
         Ok(Repository { models, unknown_model_requests: Default::default() })

@@ -12,7 +12,7 @@ use cnnzoo_infer::{Backbone, BackboneOptions, Device};
 use cnnzoo_proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
 use cnnzoo_proto::inference::model_infer_request::{InferInputTensor, InferRequestedOutputTensor};
 use cnnzoo_proto::inference::{InferTensorContents, ModelInferRequest, ModelMetadataRequest, ModelReadyRequest};
-use fixture::{binary_input, json_input, models, pngs, start};
+use fixture::{binary_input, image_request, json_input, models, pngs, start};
 use ndarray::Array4;
 
 #[test]
@@ -279,21 +279,6 @@ fn a_model_that_carries_its_preprocessing_takes_images_of_any_size() {
 }
 
 /// Encoded files as one BYTES input `image`, in Triton's binary extension.
-fn image_request(files: &[Vec<u8>]) -> (Vec<(&'static str, String)>, Vec<u8>) {
-    let mut raw = vec![];
-    for f in files {
-        raw.extend((f.len() as u32).to_le_bytes());
-        raw.extend(f);
-    }
-    let head = format!(
-        r#"{{"inputs":[{{"name":"image","shape":[{}],"datatype":"BYTES","parameters":{{"binary_data_size":{}}}}}]}}"#,
-        files.len(),
-        raw.len()
-    );
-    let mut body = head.clone().into_bytes();
-    body.extend(&raw);
-    (vec![("Inference-Header-Content-Length", head.len().to_string())], body)
-}
 
 #[test]
 fn models_exported_elsewhere_are_served_with_their_card_json() {

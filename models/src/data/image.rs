@@ -98,6 +98,13 @@ fn check_alloc(w: usize, h: usize, samples: usize, what: &str) -> Result<(), Str
     Ok(())
 }
 
+/// zune-jpeg's decoder as every JPEG here is read: lenient (as PIL is), with
+/// sizes bounded by [`check_alloc`] rather than by the decoder.
+fn jpeg_decoder(bytes: &[u8]) -> zune_jpeg::JpegDecoder<zune_core::bytestream::ZCursor<&[u8]>> {
+    let options = zune_core::options::DecoderOptions::default().set_strict_mode(false).set_max_width(usize::MAX).set_max_height(usize::MAX);
+    zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options)
+}
+
 /// JPEGs are decoded by zune-jpeg directly: to the Y plane alone when luma is
 /// wanted and the file stores it, to RGB otherwise (CMYK and YCCK included).
 fn decode_jpeg(bytes: &[u8], opts: &DecodeOptions) -> Result<(DynamicImage, Orientation), String> {
@@ -105,8 +112,7 @@ fn decode_jpeg(bytes: &[u8], opts: &DecodeOptions) -> Result<(DynamicImage, Orie
     if !jpeg_is_whole(bytes) {
         return Err("truncated JPEG (no end-of-image marker)".into());
     }
-    let options = zune_core::options::DecoderOptions::default().set_strict_mode(false).set_max_width(usize::MAX).set_max_height(usize::MAX);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options);
+    let mut decoder = jpeg_decoder(bytes);
     decoder.decode_headers().map_err(|e| e.to_string())?;
     let (w, h) = decoder.dimensions().ok_or("JPEG without dimensions")?;
     let input = decoder.input_colorspace().ok_or("JPEG without a colour space")?;
@@ -135,6 +141,9 @@ thread_local! {
     static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// The largest buffer a thread keeps: a 24-megapixel RGB photo.
+const SPARE_MAX: usize = 6000 * 4000 * 3;
+
 fn spare_buffer(len: usize) -> Vec<u8> {
     let mut buf = SPARE.with(|s| s.take());
     buf.clear();
@@ -149,11 +158,67 @@ pub fn recycle(img: DynamicImage) {
         DynamicImage::ImageRgb8(b) => b.into_raw(),
         _ => return,
     };
+    // A thread keeps one photo's worth, not the largest image it ever saw.
+    if buf.capacity() > SPARE_MAX {
+        return;
+    }
     SPARE.with(|s| {
         if buf.capacity() > s.borrow().capacity() {
             *s.borrow_mut() = buf;
         }
     });
+}
+
+/// What decoding an image will take, read from its header alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageProbe {
+    pub width: u32,
+    pub height: u32,
+    /// Bytes of the decoder's output (the pixels as stored, or as the JPEG
+    /// decoder is asked for them).
+    pub decoded_bytes: u64,
+    /// Whether the EXIF orientation turns the image by a quarter, which
+    /// copies it once more.
+    pub turns: bool,
+}
+
+impl ImageProbe {
+    pub fn pixels(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+
+    /// The most memory decoding takes at once: the decoder's buffer, and a
+    /// turned copy of it.
+    pub fn peak_bytes(&self) -> u64 {
+        self.decoded_bytes * if self.turns { 2 } else { 1 }
+    }
+}
+
+/// Reads an image's header (not its pixels) to say what decoding it will
+/// take, so a server can refuse or schedule it before any pixel is made.
+/// `name` is what errors call the image.
+pub fn probe_image(bytes: &[u8], name: &Path, opts: &DecodeOptions) -> Result<ImageProbe, ImageError> {
+    let err = |problem: String| ImageError { path: name.to_path_buf(), problem };
+    let format = guess(bytes).map_err(err)?;
+    let turned = |o: Orientation| {
+        opts.exif_orientation && matches!(o, Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH)
+    };
+    if format == ImageFormat::Jpeg {
+        use zune_core::colorspace::ColorSpace;
+        let mut decoder = jpeg_decoder(bytes);
+        decoder.decode_headers().map_err(|e| err(e.to_string()))?;
+        let (w, h) = decoder.dimensions().ok_or_else(|| err("JPEG without dimensions".into()))?;
+        let luma = matches!(decoder.input_colorspace(), Some(ColorSpace::Luma)) || (opts.luma && matches!(decoder.input_colorspace(), Some(ColorSpace::YCbCr)));
+        let orientation = decoder.exif().and_then(|exif| Orientation::from_exif_chunk(exif)).unwrap_or(Orientation::NoTransforms);
+        let (w, h) = (w as u32, h as u32);
+        return Ok(ImageProbe { width: w, height: h, decoded_bytes: u64::from(w) * u64::from(h) * if luma { 1 } else { 3 }, turns: turned(orientation) });
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits());
+    let mut decoder = reader.into_decoder().map_err(|e| err(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    Ok(ImageProbe { width: w, height: h, decoded_bytes: decoder.total_bytes(), turns: turned(orientation) })
 }
 
 /// Every other format through the `image` crate, with its limits.
@@ -167,12 +232,17 @@ fn decode_other(bytes: &[u8], format: ImageFormat) -> Result<(DynamicImage, Orie
     Ok((DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?, orientation))
 }
 
+/// The format of an image by its content.
+fn guess(bytes: &[u8]) -> Result<ImageFormat, String> {
+    match image::guess_format(bytes) {
+        Ok(f) => Ok(f),
+        Err(_) if bytes.is_empty() => Err("empty file (not an image)".into()),
+        Err(_) => Err("not an image (unknown format)".into()),
+    }
+}
+
 fn decode(bytes: &[u8], opts: &DecodeOptions, err: &dyn Fn(String) -> ImageError) -> Result<DynamicImage, ImageError> {
-    let format = match image::guess_format(bytes) {
-        Ok(f) => f,
-        Err(_) if bytes.is_empty() => return Err(err("empty file (not an image)".into())),
-        Err(_) => return Err(err("not an image (unknown format)".into())),
-    };
+    let format = guess(bytes).map_err(err)?;
     let (mut img, orientation) =
         if format == ImageFormat::Jpeg { decode_jpeg(bytes, opts) } else { decode_other(bytes, format) }.map_err(err)?;
     if opts.exif_orientation {

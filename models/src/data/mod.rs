@@ -5,6 +5,8 @@ mod files;
 mod idx;
 mod image;
 
-pub use self::image::{decode_image, decode_image_with, open_image, open_image_with, recycle, DecodeOptions, ImageError, MAX_SIDE};
+pub use self::image::{
+    decode_image, decode_image_with, open_image, open_image_with, probe_image, recycle, DecodeOptions, ImageError, ImageProbe, MAX_SIDE,
+};
 pub use files::{class_folders, collect_images, IMAGE_EXTENSIONS};
 pub use idx::{locate, parse_split, read_fashion_mnist, read_split, IdxError, IdxSplit, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES};
