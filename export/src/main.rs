@@ -13,6 +13,7 @@ use cnnzoo_export::{embed, inspect, lower, ExportOptions, DEFAULT_OPSET};
 use cnnzoo_models::card::{metadata, Provenance};
 use cnnzoo_models::flags::at_least_one;
 use cnnzoo_models::fsio::{read_bounded, write_atomic};
+use cnnzoo_models::json_path::json_record;
 
 /// Protobuf's own limit on a serialized model; checkpoints are smaller still.
 const MAX_ONNX_BYTES: u64 = 2 << 30;
@@ -231,7 +232,7 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
         write_atomic(out, &bytes).map_err(|(p, e)| anyhow::anyhow!("writing {}: {e}", p.display()))?;
         let tensors = ck.graph.params().count();
         if cli.json {
-            cnnzoo_models::outln!("{}", serde_json::json!({"output": out, "arch": ck.graph.arch, "tensors": tensors}));
+            cnnzoo_models::outln!("{}", json_record(&[("output", out)], serde_json::json!({"arch": ck.graph.arch, "tensors": tensors})));
         } else {
             cnnzoo_models::outln!(
                 "wrote {} ({} state dict, {tensors} tensors and their batch-norm counters)",
@@ -317,7 +318,10 @@ fn export(cli: &Cli, input: &Path) -> anyhow::Result<()> {
     let report = inspect::report(&model);
     let seconds = started.elapsed().as_secs_f64();
     if cli.json {
-        let json = serde_json::json!({"output": output, "seconds": seconds, "model": report, "validation": validation, "embedded_preprocessing": embedded});
+        let json = json_record(
+            &[("output", &output)],
+            serde_json::json!({"seconds": seconds, "model": report, "validation": validation, "embedded_preprocessing": embedded}),
+        );
         cnnzoo_models::outln!("{json}");
     } else {
         if let Some(v) = &validation {
@@ -378,7 +382,7 @@ fn export_int8(
     let report = int8::export(fp32, p, &request, &output)?;
     let seconds = started.elapsed().as_secs_f64();
     if cli.json {
-        cnnzoo_models::outln!("{}", serde_json::json!({"output": output, "seconds": seconds, "quantization": report}));
+        cnnzoo_models::outln!("{}", json_record(&[("output", &output)], serde_json::json!({"seconds": seconds, "quantization": report})));
     } else {
         let acc = match (report.fp32_test_acc, report.int8_test_acc) {
             (Some(f), Some(q)) => format!("; test accuracy fp32 {f:.4}, INT8 {q:.4}"),

@@ -502,7 +502,8 @@ impl Backbone {
             return Ok(());
         }
         let declared = width.map_or("[N, D]".to_string(), |w| format!("[N, {w}]"));
-        let classes = if Some(name) == self.logits.as_deref() && !self.card.classes.is_empty() { " (its card names that many classes)" } else { "" };
+        let classes =
+            if Some(name) == self.logits.as_deref() && !self.card.classes.is_empty() { " (its card names that many classes)" } else { "" };
         Err(InferError::Runtime(format!(
             "{}: output `{name}` came back [{}, {}] for {rows} image(s); the model declares {declared}{classes}",
             self.path.display(),

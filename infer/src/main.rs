@@ -13,6 +13,7 @@ use cnnzoo_infer::npy::npy_bytes;
 use cnnzoo_infer::{collect_images, evaluate, Backbone, BackboneOptions, InferError};
 use cnnzoo_models::flags::{at_least_one, batch_size, positive_number, thread_count};
 use cnnzoo_models::fsio::{read_bounded, write_atomic, AtomicFile};
+use cnnzoo_models::json_path::{json_record, path_literal};
 use cnnzoo_models::CardOverrides;
 use ndarray::Array2;
 
@@ -218,7 +219,7 @@ fn run_bench(cli: &Cli, backbone: &Backbone) -> anyhow::Result<()> {
     let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
     if cli.json {
         let provider = backbone.provider().to_string();
-        out.line(&serde_json::json!({"model": backbone.path(), "provider": provider, "results": results}).to_string())?;
+        out.line(&json_record(&[("model", backbone.path())], serde_json::json!({"provider": provider, "results": results})))?;
     } else {
         out.line(&format!("{} on {}", backbone.path().display(), backbone.provider()))?;
         out.line("batch     runs   images/s    mean ms     p50 ms     p90 ms     p99 ms")?;
@@ -296,12 +297,12 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
         let mut lines: Vec<(usize, String)> = vec![];
         if json_records {
             lines.extend(
-                batch.failures.iter().map(|(i, e)| (*i, serde_json::json!({"path": files[*i], "error": e.to_string()}).to_string())),
+                batch.failures.iter().map(|(i, e)| (*i, json_record(&[("path", &files[*i])], serde_json::json!({"error": e.to_string()})))),
             );
         }
         if cli.features {
             for (&i, row) in batch.indices.iter().zip(batch.outputs.features.outer_iter()) {
-                lines.push((i, serde_json::json!({"path": files[i], "features": row.to_vec()}).to_string()));
+                lines.push((i, json_record(&[("path", &files[i])], serde_json::json!({"features": row.to_vec()}))));
             }
         } else {
             for (&i, row) in batch.indices.iter().zip(batch.outputs.logits.iter().flat_map(|l| l.outer_iter())) {
@@ -313,7 +314,7 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
                             .iter()
                             .map(|p| serde_json::json!({"class": p.class, "label": p.label, "probability": p.probability}))
                             .collect();
-                        serde_json::json!({"path": files[i], "top": top}).to_string()
+                        json_record(&[("path", &files[i])], serde_json::json!({"top": top}))
                     } else {
                         let labels: Vec<String> = top.iter().map(|p| format!("{} {:.3}", p.label, p.probability)).collect();
                         format!("{}: {}", files[i].display(), labels.join(", "))
@@ -335,8 +336,9 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
             bail!("no image could be read: {} is left as it was", path.display());
         }
         write_npy(path, &all_features)?;
+        // Row order, one JSON string per line: every name faithfully, whatever its bytes.
         for p in &embedded_paths {
-            out.line(&p.display().to_string())?;
+            out.line(&path_literal(p))?;
         }
     }
     if let Some(f) = sink {

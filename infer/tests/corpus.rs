@@ -263,3 +263,34 @@ fn a_failed_run_keeps_the_existing_output_and_leaves_no_temporary() {
     }
     assert!(std::os::unix::fs::FileTypeExt::is_fifo(&std::fs::symlink_metadata(&fifo).unwrap().file_type()));
 }
+
+#[test]
+fn names_that_are_not_utf8_or_hold_a_newline_are_written_faithfully() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("imgs");
+    std::fs::create_dir(&dir).unwrap();
+    let latin1 = dir.join(std::ffi::OsStr::from_bytes(b"caf\xe9.png"));
+    let newline = dir.join("two\nlines.png");
+    png(&latin1);
+    png(&newline);
+    let d = dir.to_str().unwrap().replace('\\', "\\\\").replace('"', "\\\"");
+    // Sorted by bytes: "caf\xe9.png" before "two\nlines.png".
+    let want = [format!(r#""{d}/caf\udce9.png""#), format!(r#""{d}/two\nlines.png""#)];
+    let run = |extra: &[&str]| {
+        let o = run_limited(infer_cmd().arg("--model").arg(lenet_onnx()).args(["--device", "cpu"]).args(extra).arg(&dir), Duration::from_secs(60));
+        assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    for extra in [&["--json"][..], &["--features"][..]] {
+        let out = run(extra);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{extra:?}: one line per file:\n{out}");
+        for (line, path) in lines.iter().zip(&want) {
+            assert!(line.starts_with(&format!("{{\"path\":{path},")), "{extra:?}: {line}");
+        }
+    }
+    let npy = tmp.path().join("f.npy");
+    let out = run(&["--features", "--format", "npy", "-o", npy.to_str().unwrap()]);
+    assert_eq!(out.lines().collect::<Vec<_>>(), want.iter().map(String::as_str).collect::<Vec<_>>(), "the rows' names, in row order");
+}

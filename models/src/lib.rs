@@ -20,6 +20,7 @@ mod error;
 pub mod flags;
 pub mod fsio;
 mod graph;
+pub mod json_path;
 mod manifest;
 pub mod preprocess;
 pub mod weights;

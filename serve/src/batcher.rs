@@ -238,6 +238,8 @@ fn check_rows(out: Outputs, rows: usize) -> Result<Outputs, ServeError> {
     }
     match got.iter().find(|(_, n)| *n != rows) {
         None => Ok(out),
-        Some((name, n)) => Err(ServeError::internal(format!("the model answered {n} rows of '{name}' for a batch of {rows}; its outputs are not one row per image"))),
+        Some((name, n)) => Err(ServeError::internal(format!(
+            "the model answered {n} rows of '{name}' for a batch of {rows}; its outputs are not one row per image"
+        ))),
     }
 }

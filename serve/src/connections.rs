@@ -152,7 +152,8 @@ impl Connections {
             {
                 let mut open = self.table();
                 if open.len() >= self.limits.max_connections {
-                    let idle = open.iter().filter(|(_, s)| s.is_idle() && !s.evicted.load(Ordering::SeqCst)).min_by_key(|(_, s)| s.idle_since());
+                    let idle =
+                        open.iter().filter(|(_, s)| s.is_idle() && !s.evicted.load(Ordering::SeqCst)).min_by_key(|(_, s)| s.idle_since());
                     if let Some((&id, state)) = idle {
                         state.evicted.store(true, Ordering::SeqCst);
                         state.changed.notify_one();

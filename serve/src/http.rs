@@ -56,10 +56,7 @@ pub fn router(repo: Arc<Repository>, connections: Arc<Connections>, max_body: us
             "/v2/models/{name}/versions/{version}/ready",
             get(|s: State<AppState>, Path((n, v)): Path<(String, String)>| model_ready(s, n, v)),
         )
-        .route(
-            "/v2/models/{name}/infer",
-            post(|s: State<AppState>, Path(name): Path<String>, r: Request| infer(s, name, String::new(), r)),
-        )
+        .route("/v2/models/{name}/infer", post(|s: State<AppState>, Path(name): Path<String>, r: Request| infer(s, name, String::new(), r)))
         .route(
             "/v2/models/{name}/versions/{version}/infer",
             post(|s: State<AppState>, Path((n, v)): Path<(String, String)>, r: Request| infer(s, n, v, r)),

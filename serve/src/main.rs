@@ -12,9 +12,9 @@ use clap::Parser;
 use tokio::sync::watch;
 
 use cnnzoo_models::flags::{at_least_one, batch_size, queue_length, thread_count};
-use cnnzoo_serve::metrics::{enabled, set_level, Level};
 use cnnzoo_serve::budget::DecodeLimits;
 use cnnzoo_serve::connections::{self, ConnectionLimits, Connections, Protocol};
+use cnnzoo_serve::metrics::{enabled, set_level, Level};
 use cnnzoo_serve::{grpc, http, BatchConfig, Repository, RepositoryOptions};
 
 const EXAMPLES: &str = "Examples:
@@ -115,7 +115,11 @@ fn image_pixels(s: &str) -> Result<u64, String> {
     let n: u64 = s.parse().map_err(|_| format!("{s:?} is not a pixel count"))?;
     let most = u64::from(cnnzoo_models::data::MAX_SIDE).pow(2);
     if !(1..=most).contains(&n) {
-        return Err(format!("{n} pixels: from 1 to {most} ({}x{}, the largest image decoded at all)", cnnzoo_models::data::MAX_SIDE, cnnzoo_models::data::MAX_SIDE));
+        return Err(format!(
+            "{n} pixels: from 1 to {most} ({}x{}, the largest image decoded at all)",
+            cnnzoo_models::data::MAX_SIDE,
+            cnnzoo_models::data::MAX_SIDE
+        ));
     }
     Ok(n)
 }
@@ -187,10 +191,8 @@ async fn run(cli: &Cli, repo: Arc<Repository>) -> anyhow::Result<()> {
         info("stopping: no new connections; finishing the requests in flight");
         let _ = stop.send(true);
     });
-    let connections = Connections::new(ConnectionLimits {
-        max_connections: cli.max_connections,
-        read_timeout: Duration::from_secs(cli.read_timeout_s),
-    });
+    let connections =
+        Connections::new(ConnectionLimits { max_connections: cli.max_connections, read_timeout: Duration::from_secs(cli.read_timeout_s) });
     let mut servers = tokio::task::JoinSet::new();
     let mut endpoints = vec![];
     if let Some(listener) = http_listener {

@@ -72,7 +72,8 @@ impl Repository {
         let budget = std::sync::Arc::new(DecodeBudget::new(opts.decoding));
         for (name, backbone) in opened {
             backbone.ready()?;
-            let model = Model::new(name.clone(), backbone, opts.batching, std::sync::Arc::clone(&budget)).map_err(|e| anyhow::anyhow!("starting {name}'s batching thread: {e}"))?;
+            let model = Model::new(name.clone(), backbone, opts.batching, std::sync::Arc::clone(&budget))
+                .map_err(|e| anyhow::anyhow!("starting {name}'s batching thread: {e}"))?;
             models.insert(name, model);
         }
         Ok(Repository { models, unknown_model_requests: Default::default() })

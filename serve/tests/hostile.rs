@@ -88,8 +88,11 @@ fn shutdown_closes_half_sent_requests_and_exits_0() {
 fn canvas_png(side: u32) -> Vec<u8> {
     let img = image::RgbaImage::new(side, side);
     let mut out = std::io::Cursor::new(vec![]);
-    let encoder =
-        image::codecs::png::PngEncoder::new_with_quality(&mut out, image::codecs::png::CompressionType::Fast, image::codecs::png::FilterType::NoFilter);
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::NoFilter,
+    );
     img.write_with_encoder(encoder).unwrap();
     out.into_inner()
 }
@@ -161,7 +164,8 @@ fn one_row_model(dir: &std::path::Path) {
             *i = "features_all".into();
         }
     }
-    let int64 = |name: &str, v: i64| TensorProto { name: name.into(), dims: vec![1], data_type: 7, int64_data: vec![v], ..Default::default() };
+    let int64 =
+        |name: &str, v: i64| TensorProto { name: name.into(), dims: vec![1], data_type: 7, int64_data: vec![v], ..Default::default() };
     graph.initializer.extend([int64("cut_start", 0), int64("cut_end", 1), int64("cut_axis", 0)]);
     graph.node.push(NodeProto {
         op_type: "Slice".into(),

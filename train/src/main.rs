@@ -285,7 +285,10 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     if cli.json {
         cnnzoo_models::outln!(
             "{}",
-            serde_json::json!({"checkpoint": opts.paths.weights, "manifest": opts.paths.manifest, "curves": opts.paths.curves, "metrics": manifest.metrics})
+            cnnzoo_models::json_path::json_record(
+                &[("checkpoint", &opts.paths.weights), ("manifest", &opts.paths.manifest), ("curves", &opts.paths.curves)],
+                serde_json::json!({"metrics": manifest.metrics})
+            )
         );
     } else if let Some(lines) = trainer::summary_lines(&manifest) {
         cnnzoo_models::outln!("{lines}");

@@ -201,17 +201,24 @@ pub fn probe_image(bytes: &[u8], name: &Path, opts: &DecodeOptions) -> Result<Im
     let err = |problem: String| ImageError { path: name.to_path_buf(), problem };
     let format = guess(bytes).map_err(err)?;
     let turned = |o: Orientation| {
-        opts.exif_orientation && matches!(o, Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH)
+        opts.exif_orientation
+            && matches!(o, Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH)
     };
     if format == ImageFormat::Jpeg {
         use zune_core::colorspace::ColorSpace;
         let mut decoder = jpeg_decoder(bytes);
         decoder.decode_headers().map_err(|e| err(e.to_string()))?;
         let (w, h) = decoder.dimensions().ok_or_else(|| err("JPEG without dimensions".into()))?;
-        let luma = matches!(decoder.input_colorspace(), Some(ColorSpace::Luma)) || (opts.luma && matches!(decoder.input_colorspace(), Some(ColorSpace::YCbCr)));
+        let luma = matches!(decoder.input_colorspace(), Some(ColorSpace::Luma))
+            || (opts.luma && matches!(decoder.input_colorspace(), Some(ColorSpace::YCbCr)));
         let orientation = decoder.exif().and_then(|exif| Orientation::from_exif_chunk(exif)).unwrap_or(Orientation::NoTransforms);
         let (w, h) = (w as u32, h as u32);
-        return Ok(ImageProbe { width: w, height: h, decoded_bytes: u64::from(w) * u64::from(h) * if luma { 1 } else { 3 }, turns: turned(orientation) });
+        return Ok(ImageProbe {
+            width: w,
+            height: h,
+            decoded_bytes: u64::from(w) * u64::from(h) * if luma { 1 } else { 3 },
+            turns: turned(orientation),
+        });
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits());
