@@ -2,7 +2,10 @@
 (one client and one thread per simulated user, each sending one image per
 request, back to back), as a Triton user would measure a server.
 
-    python bench/serve_load.py GRPC_ADDR MODEL CLIENTS SECONDS
+    python bench/serve_load.py ADDR MODEL CLIENTS SECONDS [grpc|http]
+
+ADDR is the gRPC address, or the HTTP one with `http` (tritonclient.http,
+binary tensor data, a keep-alive connection per client).
 
 Each client first sends 5 warm-up requests, then runs for SECONDS. Prints
 one JSON line: requests/s, and p50/p99 latency in milliseconds.
@@ -13,10 +16,14 @@ import threading
 import time
 
 import numpy as np
-import tritonclient.grpc as grpcclient
 
 addr, model, clients, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-meta = grpcclient.InferenceServerClient(addr).get_model_metadata(model, as_json=True)
+http = (sys.argv[5:] or ["grpc"])[0] == "http"
+if http:
+    import tritonclient.http as tc
+else:
+    import tritonclient.grpc as tc
+meta = tc.InferenceServerClient(addr).get_model_metadata(model, **({} if http else {"as_json": True}))
 shape = [1] + [int(d) for d in next(t for t in meta["inputs"] if t["name"] == "input")["shape"][1:]]
 x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
 
@@ -28,10 +35,10 @@ deadline = [0.0]
 
 def user(k):
     try:
-        client = grpcclient.InferenceServerClient(addr)
-        inp = grpcclient.InferInput("input", shape, "FP32")
+        client = tc.InferenceServerClient(addr)
+        inp = tc.InferInput("input", shape, "FP32")
         inp.set_data_from_numpy(x)
-        out = [grpcclient.InferRequestedOutput("logits")]
+        out = [tc.InferRequestedOutput("logits")]
         for _ in range(5):
             client.infer(model, [inp], outputs=out)
     except Exception as e:  # noqa: BLE001 - reported below
