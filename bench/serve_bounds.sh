@@ -10,6 +10,9 @@
 #     and under 6 holding a 16384 x 16384 RGBA 8-bit one, with the answers.
 #
 #   bash bench/serve_bounds.sh [BEFORE] [SECONDS] [ROUNDS]
+#
+# MODELS and PROTOCOLS (environment) narrow the throughput table; BOMBS=0
+# skips the memory table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 before=${1:-cd3f8f7} seconds=${2:-6} rounds=${3:-3}
@@ -29,7 +32,7 @@ git worktree add -q --detach "$work/before" "$before"
 (cd "$work/before" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/../before-target" cargo build --release -p cnnzoo-serve --quiet)
 old="$CARGO_TARGET_DIR/../before-target/release/cnnzoo-serve"
 mkdir -p "$work/models"
-for arch in lenet resnet18; do
+for arch in ${MODELS:-lenet resnet18}; do
   "$bin/cnnzoo-train" --arch "$arch" --epochs 1 --train-limit 256 --test-limit 128 --data "$data" -o "$work/$arch" -q >/dev/null 2>&1
   "$bin/cnnzoo-export" "$work/$arch.ot" -o "$work/models/$arch.onnx" >/dev/null
 done
@@ -58,8 +61,8 @@ echo "Throughput at 32 clients, requests/s, best of $rounds interleaved rounds o
 echo
 echo "| model | protocol | before | after | after / before |"
 echo "| --- | --- | --- | --- | --- |"
-for model in lenet resnet18; do
-  for proto in grpc http; do
+for model in ${MODELS:-lenet resnet18}; do
+  for proto in ${PROTOCOLS:-grpc http}; do
     best_old=0 best_new=0
     for _ in $(seq "$rounds"); do
       for which in old new; do
@@ -73,6 +76,7 @@ for model in lenet resnet18; do
     python -c "print(f'| $model | $proto | {$best_old:.1f} | {$best_new:.1f} | {$best_new / $best_old:.3f} |')"
   done
 done
+[ "${BOMBS:-1}" = 0 ] && exit 0
 echo
 echo "Peak resident memory (VmHWM) under 6 concurrent decompression bombs, defaults:"
 echo

@@ -13,10 +13,20 @@ use crate::ExportError;
 pub fn decode(bytes: &[u8], path: &str) -> Result<ModelProto, ExportError> {
     let bad = |problem: String| ExportError::NotOnnx { path: path.into(), problem };
     let model = cnnzoo_proto::decode_model(bytes).map_err(|e| bad(format!("{e} (truncated or not protobuf)")))?;
-    match &model.graph {
-        Some(g) if model.ir_version > 0 && !g.node.is_empty() && !model.opset_import.is_empty() => Ok(model),
-        _ => Err(bad("no graph, IR version or opset (not an ONNX model)".into())),
+    let g = match &model.graph {
+        Some(g) if model.ir_version > 0 && !g.node.is_empty() && !model.opset_import.is_empty() => g,
+        _ => return Err(bad("no graph, IR version or opset (not an ONNX model)".into())),
+    };
+    // Element counts are summed into the parameter count: each must be a count.
+    if let Some(t) = g.initializer.iter().find(|t| elements(&t.dims).is_none()) {
+        return Err(bad(format!("initializer `{}` has dims {:?}, which are not a tensor's (negative, or more than 2^64 elements)", t.name, t.dims)));
     }
+    Ok(model)
+}
+
+/// The elements of a tensor of `dims`, if they are a count that fits.
+fn elements(dims: &[i64]) -> Option<u64> {
+    dims.iter().try_fold(1u64, |n, &d| u64::try_from(d).ok().and_then(|d| n.checked_mul(d)))
 }
 
 /// The element type's ONNX name, lower case (`float`, `uint8`).
@@ -54,7 +64,8 @@ pub fn report(model: &ModelProto) -> Value {
     for n in &g.node {
         *ops.entry(n.op_type.clone()).or_default() += 1;
     }
-    let parameters: i64 = g.initializer.iter().map(|t| t.dims.iter().product::<i64>()).sum();
+    // Checked by `decode`; a sum past 2^64 saturates rather than wraps.
+    let parameters: u64 = g.initializer.iter().map(|t| elements(&t.dims).unwrap_or(u64::MAX)).fold(0, u64::saturating_add);
     let metadata: BTreeMap<&str, &str> = model.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())).collect();
     json!({
         "producer": format!("{} {}", model.producer_name, model.producer_version),

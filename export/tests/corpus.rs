@@ -89,6 +89,19 @@ fn every_bad_input_gets_its_code_and_message_and_leaves_nothing() {
         says: says.iter().map(|s| s.to_string()).collect(),
     };
     let g = s(&good);
+    // An initializer whose dims multiply past 2^64: no parameter count is true.
+    let huge_dims = d.join("huge-dims.onnx");
+    let model = cnnzoo_proto::ModelProto {
+        ir_version: 8,
+        opset_import: vec![cnnzoo_proto::OperatorSetIdProto { domain: String::new(), version: 17 }],
+        graph: Some(cnnzoo_proto::GraphProto {
+            node: vec![cnnzoo_proto::NodeProto { op_type: "Identity".into(), input: vec!["w".into()], output: vec!["y".into()], ..Default::default() }],
+            initializer: vec![cnnzoo_proto::TensorProto { name: "w".into(), dims: vec![1 << 40, 1 << 40], data_type: 1, ..Default::default() }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    std::fs::write(&huge_dims, cnnzoo_proto::encode_model(&model)).unwrap();
     let cases = vec![
         case("checkpoint missing", &[&s(&d.join("none.ot"))], 1, &["none.ot", "No such file"]),
         case("checkpoint truncated", &[&truncated], 1, &["truncated/lenet.ot", "not a readable tch checkpoint"]),
@@ -118,6 +131,7 @@ fn every_bad_input_gets_its_code_and_message_and_leaves_nothing() {
         case("inspect text", &["--inspect", &s(&onnx_text)], 1, &["text.onnx"]),
         case("inspect a png", &["--inspect", &s(&onnx_png)], 1, &["png.onnx"]),
         case("inspect the checkpoint", &["--inspect", &g], 1, &["lenet.ot"]),
+        case("inspect dims that overflow", &["--inspect", &s(&huge_dims)], 1, &["huge-dims.onnx", "initializer `w`", "not a tensor's"]),
         case("no input", &[], 2, &["<INPUT>"]),
         case("unknown flag", &[&g, "--fold"], 2, &["--fold"]),
     ];
@@ -127,7 +141,7 @@ fn every_bad_input_gets_its_code_and_message_and_leaves_nothing() {
     for entry in walk(d) {
         let name = entry.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with(".tmp")
-            || (name.ends_with(".onnx") && !["pipe.onnx", "out-pipe.onnx", "text.onnx", "png.onnx"].contains(&name.as_str()))
+            || (name.ends_with(".onnx") && !["pipe.onnx", "out-pipe.onnx", "text.onnx", "png.onnx", "huge-dims.onnx"].contains(&name.as_str()))
         {
             left.push(entry);
         }

@@ -28,6 +28,13 @@ enum Example<'a> {
     File(std::path::PathBuf),
 }
 
+/// Whether the folder of class `name` stays inside the test folder: names
+/// only (Fashion-MNIST's `T-shirt/top` is two), never `..`, `.`, a root or
+/// nothing.
+fn stays_inside(name: &str) -> bool {
+    !name.is_empty() && Path::new(name).components().all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
 /// Evaluates `backbone` on the test split in `dir`, one batch in memory at a time.
 pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferError> {
     if !backbone.has_logits() {
@@ -37,6 +44,14 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
     let started = Instant::now();
     let split;
     let (examples, labels): (Vec<Example>, Vec<usize>) = if dir.join("test").is_dir() {
+        // Class names are folder names here, and never paths out of DATA.
+        if let Some(c) = classes.iter().find(|c| !stays_inside(c)) {
+            return Err(InferError::Data(format!(
+                "{}: the card's class name {c:?} leads out of the test folder; --eval reads {}/<class>/ and nothing outside it",
+                backbone.path().display(),
+                dir.join("test").display()
+            )));
+        }
         let mut pairs = vec![];
         // A class without a folder has no test examples; the rest are read.
         for (k, class) in classes.iter().enumerate().filter(|(_, c)| dir.join("test").join(c).is_dir()) {

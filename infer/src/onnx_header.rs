@@ -61,8 +61,14 @@ impl<R: BufRead + Seek> Fields<R> {
         if self.pos >= end {
             return Ok(None);
         }
+        let at = self.pos;
         let key = self.varint()?;
         let (field, wire) = (key >> 3, key & 7);
+        // Field 0 does not exist in protobuf: a file of zeros stops here, at
+        // its first byte, not after being read to its end.
+        if field == 0 {
+            return Err(format!("field number 0 at byte {at} (not an ONNX protobuf)"));
+        }
         match wire {
             0 => {
                 self.varint()?;

@@ -89,6 +89,9 @@ fn every_bad_input_gets_its_code_and_message() {
         with(name, vec!["--model".into(), p.clone(), "--device".into(), "cpu".into(), good.clone()], 1, &[&p, says])
     };
 
+    let mut names: Vec<String> = (0..8).map(|k| format!("class{k}")).collect();
+    names.extend(["../../outside".to_string(), "/etc".to_string()]);
+    let escaping = serde_json::to_string(&names).unwrap();
     let cases = vec![
         // Special files and folders.
         with("fifo given directly", m(&[&s(&fifo)]), 1, &["x.png", "not a regular file"]),
@@ -189,6 +192,20 @@ fn every_bad_input_gets_its_code_and_message() {
             }]),
             1,
             &["empty-set/test", "no test examples"],
+        ),
+        with(
+            "eval with class names that leave the data",
+            vec!["--model".into(), with_card(d, "escape", keys::CLASSES, Some(&escaping)), "--device".into(), "cpu".into(), "--eval".into(), {
+                let dir = d.join("escape-set");
+                std::fs::create_dir_all(dir.join("test/shirt")).unwrap();
+                png(&dir.join("test/shirt/a.png"));
+                // What the card's names point at, outside the data: never read.
+                std::fs::create_dir_all(d.join("outside")).unwrap();
+                png(&d.join("outside/b.png"));
+                s(&dir)
+            }],
+            1,
+            &["escape.onnx", "\"../../outside\" leads out of the test folder"],
         ),
         with("eval without a folder", vec!["--model".into(), model.clone(), "--eval".into()], 2, &["--eval"]),
     ];
@@ -293,4 +310,17 @@ fn names_that_are_not_utf8_or_hold_a_newline_are_written_faithfully() {
     let npy = tmp.path().join("f.npy");
     let out = run(&["--features", "--format", "npy", "-o", npy.to_str().unwrap()]);
     assert_eq!(out.lines().collect::<Vec<_>>(), want.iter().map(String::as_str).collect::<Vec<_>>(), "the rows' names, in row order");
+}
+
+#[test]
+fn a_file_of_zeros_is_refused_at_its_first_byte_not_its_last() {
+    // 8 GB of zeros, sparse (no disk used): field number 0 is not protobuf.
+    let tmp = tempfile::tempdir().unwrap();
+    let zeros = tmp.path().join("z.onnx");
+    std::fs::File::create(&zeros).unwrap().set_len(8 << 30).unwrap();
+    let img = tmp.path().join("a.png");
+    png(&img);
+    let o = run_limited(infer_cmd().arg("--model").arg(&zeros).args(["--device", "cpu"]).arg(&img), Duration::from_secs(5));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code() == Some(1) && e.contains("z.onnx") && e.contains("field number 0 at byte 0"), "{e}");
 }

@@ -141,11 +141,12 @@ fn rename_over(tmp: &Path, path: &Path) -> std::io::Result<()> {
     })
 }
 
-/// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename). An
+/// error names `path`, the file the user asked for, never the temporary.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
     replace_with(path, |tmp| {
-        let mut f = std::fs::File::create(tmp).map_err(|e| (tmp.to_path_buf(), e))?;
-        f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| (tmp.to_path_buf(), e))
+        let mut f = std::fs::File::create(tmp).map_err(|e| (path.to_path_buf(), e))?;
+        f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| (path.to_path_buf(), e))
     })
 }
 

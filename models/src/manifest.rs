@@ -66,6 +66,25 @@ impl Manifest {
         serde_json::from_str(text)
     }
 
+    /// The numbers a run is resumed or exported with, within their bounds: a
+    /// hand-edited manifest is refused here, not by a division by zero later.
+    pub fn check(&self) -> Result<(), String> {
+        let h = &self.hyperparameters;
+        if !(1..=crate::flags::MAX_BATCH).contains(&h.batch_size) {
+            return Err(format!("batch_size {} (from 1 to {})", h.batch_size, crate::flags::MAX_BATCH));
+        }
+        if !(h.lr.is_finite() && h.lr > 0.0) {
+            return Err(format!("lr {} (a positive number)", h.lr));
+        }
+        if self.input.contains(&0) {
+            return Err(format!("input {:?} (no side of 0)", self.input));
+        }
+        if self.input[0] != self.preprocessing.channels {
+            return Err(format!("input {:?} has {} channel(s) but the preprocessing {}", self.input, self.input[0], self.preprocessing.channels));
+        }
+        Ok(())
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a manifest always serializes")
     }

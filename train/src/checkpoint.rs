@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cnnzoo_models::fsio::{replace_with, write_atomic};
+use cnnzoo_models::fsio::write_atomic;
 use cnnzoo_models::{Arch, Config, Graph, Manifest, Tensor32, Weights};
 use tch::Kind;
 
@@ -43,14 +43,20 @@ pub fn save(vs: &tch::nn::VarStore, manifest: &mut Manifest, paths: &Paths) -> R
     if let Some(dir) = paths.weights.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
-    let mut sha = None;
-    replace_with(&paths.weights, |tmp| {
-        vs.save(tmp).map_err(|source| TrainError::Torch { path: tmp.into(), source })?;
-        sha = Some(sha256_of(tmp)?);
-        Ok::<(), TrainError>(())
-    })?;
-    manifest.weights_sha256 = sha;
+    // libtorch serializes into memory and Rust writes the file: a full disk
+    // or a read-only folder is an I/O error naming the file, not a C++
+    // exception (or an abort) from inside libtorch's writer.
+    let mut bytes = vec![];
+    vs.save_to_stream(&mut bytes).map_err(|source| TrainError::Torch { path: paths.weights.clone(), source })?;
+    write_atomic(&paths.weights, &bytes)?;
+    manifest.weights_sha256 = Some(sha256_hex(&bytes));
     Ok(write_atomic(&paths.manifest, manifest.to_json().as_bytes())?)
+}
+
+/// The SHA-256 of bytes, in hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The SHA-256 of a file, in hex, read in a stream.
@@ -84,7 +90,10 @@ pub fn read_manifest(path: &Path) -> Result<Manifest> {
     let bytes = cnnzoo_models::fsio::read_bounded(path, MAX_MANIFEST_BYTES).map_err(io(path))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| TrainError::Data { path: path.into(), problem: "not a cnnzoo manifest: not UTF-8 text".into() })?;
-    Manifest::from_json(&text).map_err(|e| TrainError::Data { path: path.into(), problem: format!("not a cnnzoo manifest: {e}") })
+    let manifest =
+        Manifest::from_json(&text).map_err(|e| TrainError::Data { path: path.into(), problem: format!("not a cnnzoo manifest: {e}") })?;
+    manifest.check().map_err(|problem| TrainError::Data { path: path.into(), problem: format!("not a usable manifest: {problem}") })?;
+    Ok(manifest)
 }
 
 /// The graph a manifest describes.

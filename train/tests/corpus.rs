@@ -119,6 +119,13 @@ fn every_bad_input_gets_its_code_and_message() {
     std::fs::create_dir_all(garbage.parent().unwrap()).unwrap();
     std::fs::copy(run.with_extension("ot"), garbage.with_extension("ot")).unwrap();
     std::fs::write(garbage.with_extension("json"), "{ not json").unwrap();
+    let zero_batch = d.join("zero-batch/lenet");
+    std::fs::create_dir_all(zero_batch.parent().unwrap()).unwrap();
+    std::fs::copy(run.with_extension("ot"), zero_batch.with_extension("ot")).unwrap();
+    let manifest = std::fs::read_to_string(run.with_extension("json")).unwrap();
+    let edited = manifest.replacen("\"batch_size\": 256", "\"batch_size\": 0", 1);
+    assert_ne!(edited, manifest, "the manifest has a batch size to edit");
+    std::fs::write(zero_batch.with_extension("json"), edited).unwrap();
 
     let base = |data: &Path, extra: &[&str]| {
         let mut v: Vec<String> =
@@ -195,6 +202,7 @@ fn every_bad_input_gets_its_code_and_message() {
         case("resume a truncated checkpoint", resume(&truncated, &[]), 1, &["lenet.ot", "not a readable tch checkpoint"]),
         case("resume another architecture", resume(&foreign, &[]), 1, &["lenet.ot", "does not fit resnet18"]),
         case("resume an unreadable manifest", resume(&garbage, &[]), 1, &["lenet.json", "not a cnnzoo manifest"]),
+        case("resume a manifest edited to batch size 0", resume(&zero_batch, &[]), 1, &["lenet.json", "not a usable manifest: batch_size 0"]),
     ];
     run_corpus(cases, train_cmd, Duration::from_secs(120));
 }
@@ -280,4 +288,27 @@ fn a_closed_or_failing_stdout_never_panics() {
     let o = corpus::with_full_stdout(train_cmd().args(["--list"]));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.code() == Some(1) && e.contains("error: writing to stdout") && !e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn a_disk_that_refuses_the_checkpoint_is_one_clear_error() {
+    // A file size limit (with SIGXFSZ ignored) makes every write past it
+    // fail, as a full disk does: the checkpoint cannot be written.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    idx_dataset(&data, 20, 28, 28);
+    let out = tmp.path().join("runs/lenet");
+    let train = env!("CARGO_BIN_EXE_cnnzoo-train");
+    let script = format!(
+        "ulimit -f 64; trap '' XFSZ; exec '{train}' --arch lenet --device cpu --epochs 1 -q --data '{}' -o '{}'",
+        data.display(),
+        out.display()
+    );
+    let o = run_limited(Command::new("bash").args(["-c", &script]), Duration::from_secs(120));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("runs/lenet.ot") && e.contains("File too large"), "{e}");
+    assert!(!e.contains(".cnnzoo-") && !e.contains("frame #") && !e.contains("c10::"), "names the hidden temporary or libtorch's frames: {e}");
+    assert_eq!(e.lines().filter(|l| l.starts_with("error:")).count(), 1, "{e}");
+    assert!(!out.with_extension("ot").exists(), "no partial checkpoint");
 }
