@@ -19,7 +19,10 @@ pub fn decode(bytes: &[u8], path: &str) -> Result<ModelProto, ExportError> {
     };
     // Element counts are summed into the parameter count: each must be a count.
     if let Some(t) = g.initializer.iter().find(|t| elements(&t.dims).is_none()) {
-        return Err(bad(format!("initializer `{}` has dims {:?}, which are not a tensor's (negative, or more than 2^64 elements)", t.name, t.dims)));
+        return Err(bad(format!(
+            "initializer `{}` has dims {:?}, which are not a tensor's (negative, or more than 2^64 elements)",
+            t.name, t.dims
+        )));
     }
     Ok(model)
 }

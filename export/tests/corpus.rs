@@ -95,8 +95,18 @@ fn every_bad_input_gets_its_code_and_message_and_leaves_nothing() {
         ir_version: 8,
         opset_import: vec![cnnzoo_proto::OperatorSetIdProto { domain: String::new(), version: 17 }],
         graph: Some(cnnzoo_proto::GraphProto {
-            node: vec![cnnzoo_proto::NodeProto { op_type: "Identity".into(), input: vec!["w".into()], output: vec!["y".into()], ..Default::default() }],
-            initializer: vec![cnnzoo_proto::TensorProto { name: "w".into(), dims: vec![1 << 40, 1 << 40], data_type: 1, ..Default::default() }],
+            node: vec![cnnzoo_proto::NodeProto {
+                op_type: "Identity".into(),
+                input: vec!["w".into()],
+                output: vec!["y".into()],
+                ..Default::default()
+            }],
+            initializer: vec![cnnzoo_proto::TensorProto {
+                name: "w".into(),
+                dims: vec![1 << 40, 1 << 40],
+                data_type: 1,
+                ..Default::default()
+            }],
             ..Default::default()
         }),
         ..Default::default()
@@ -141,7 +151,8 @@ fn every_bad_input_gets_its_code_and_message_and_leaves_nothing() {
     for entry in walk(d) {
         let name = entry.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with(".tmp")
-            || (name.ends_with(".onnx") && !["pipe.onnx", "out-pipe.onnx", "text.onnx", "png.onnx", "huge-dims.onnx"].contains(&name.as_str()))
+            || (name.ends_with(".onnx")
+                && !["pipe.onnx", "out-pipe.onnx", "text.onnx", "png.onnx", "huge-dims.onnx"].contains(&name.as_str()))
         {
             left.push(entry);
         }

@@ -195,15 +195,22 @@ fn every_bad_input_gets_its_code_and_message() {
         ),
         with(
             "eval with class names that leave the data",
-            vec!["--model".into(), with_card(d, "escape", keys::CLASSES, Some(&escaping)), "--device".into(), "cpu".into(), "--eval".into(), {
-                let dir = d.join("escape-set");
-                std::fs::create_dir_all(dir.join("test/shirt")).unwrap();
-                png(&dir.join("test/shirt/a.png"));
-                // What the card's names point at, outside the data: never read.
-                std::fs::create_dir_all(d.join("outside")).unwrap();
-                png(&d.join("outside/b.png"));
-                s(&dir)
-            }],
+            vec![
+                "--model".into(),
+                with_card(d, "escape", keys::CLASSES, Some(&escaping)),
+                "--device".into(),
+                "cpu".into(),
+                "--eval".into(),
+                {
+                    let dir = d.join("escape-set");
+                    std::fs::create_dir_all(dir.join("test/shirt")).unwrap();
+                    png(&dir.join("test/shirt/a.png"));
+                    // What the card's names point at, outside the data: never read.
+                    std::fs::create_dir_all(d.join("outside")).unwrap();
+                    png(&d.join("outside/b.png"));
+                    s(&dir)
+                },
+            ],
             1,
             &["escape.onnx", "\"../../outside\" leads out of the test folder"],
         ),
@@ -295,7 +302,10 @@ fn names_that_are_not_utf8_or_hold_a_newline_are_written_faithfully() {
     // Sorted by bytes: "caf\xe9.png" before "two\nlines.png".
     let want = [format!(r#""{d}/caf\udce9.png""#), format!(r#""{d}/two\nlines.png""#)];
     let run = |extra: &[&str]| {
-        let o = run_limited(infer_cmd().arg("--model").arg(lenet_onnx()).args(["--device", "cpu"]).args(extra).arg(&dir), Duration::from_secs(60));
+        let o = run_limited(
+            infer_cmd().arg("--model").arg(lenet_onnx()).args(["--device", "cpu"]).args(extra).arg(&dir),
+            Duration::from_secs(60),
+        );
         assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8(o.stdout).unwrap()
     };

@@ -80,7 +80,10 @@ impl Manifest {
             return Err(format!("input {:?} (no side of 0)", self.input));
         }
         if self.input[0] != self.preprocessing.channels {
-            return Err(format!("input {:?} has {} channel(s) but the preprocessing {}", self.input, self.input[0], self.preprocessing.channels));
+            return Err(format!(
+                "input {:?} has {} channel(s) but the preprocessing {}",
+                self.input, self.input[0], self.preprocessing.channels
+            ));
         }
         Ok(())
     }

@@ -202,7 +202,12 @@ fn every_bad_input_gets_its_code_and_message() {
         case("resume a truncated checkpoint", resume(&truncated, &[]), 1, &["lenet.ot", "not a readable tch checkpoint"]),
         case("resume another architecture", resume(&foreign, &[]), 1, &["lenet.ot", "does not fit resnet18"]),
         case("resume an unreadable manifest", resume(&garbage, &[]), 1, &["lenet.json", "not a cnnzoo manifest"]),
-        case("resume a manifest edited to batch size 0", resume(&zero_batch, &[]), 1, &["lenet.json", "not a usable manifest: batch_size 0"]),
+        case(
+            "resume a manifest edited to batch size 0",
+            resume(&zero_batch, &[]),
+            1,
+            &["lenet.json", "not a usable manifest: batch_size 0"],
+        ),
     ];
     run_corpus(cases, train_cmd, Duration::from_secs(120));
 }
@@ -308,7 +313,10 @@ fn a_disk_that_refuses_the_checkpoint_is_one_clear_error() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{e}");
     assert!(e.contains("runs/lenet.ot") && e.contains("File too large"), "{e}");
-    assert!(!e.contains(".cnnzoo-") && !e.contains("frame #") && !e.contains("c10::"), "names the hidden temporary or libtorch's frames: {e}");
+    assert!(
+        !e.contains(".cnnzoo-") && !e.contains("frame #") && !e.contains("c10::"),
+        "names the hidden temporary or libtorch's frames: {e}"
+    );
     assert_eq!(e.lines().filter(|l| l.starts_with("error:")).count(), 1, "{e}");
     assert!(!out.with_extension("ot").exists(), "no partial checkpoint");
 }
