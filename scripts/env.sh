@@ -6,6 +6,7 @@
 # - ONNX Runtime from onnxruntime==1.31.1 (onnxruntime-gpu when nvidia-smi sees a GPU);
 # - onnx and numpy serve the tests that cross-check exported graphs, pillow the benchmarks,
 #   tritonclient the tests and benchmarks that drive cnnzoo-serve as Triton's clients would.
+# - scikit-learn is the reference of the feature probe (k-NN and logistic regression).
 # - torchvision and timm (no weights: seeded models, their transforms and configs) are the
 #   references the torchvision-layout networks and their preprocessing are checked against.
 # A stamp file records what was installed, so a second run skips pip entirely.
@@ -18,7 +19,7 @@ ORT_PKG=onnxruntime==$ORT_VERSION
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   ORT_PKG=onnxruntime-gpu==$ORT_VERSION
 fi
-PACKAGES="torch==2.13.0 torchvision==0.28.0 timm==1.0.31 $ORT_PKG onnx==1.23.2 numpy pillow tritonclient[http,grpc]==2.73.0"
+PACKAGES="torch==2.13.0 torchvision==0.28.0 timm==1.0.31 $ORT_PKG onnx==1.23.2 numpy pillow tritonclient[http,grpc]==2.73.0 scikit-learn==1.9.1"
 STAMP=$VENV/.cnnzoo-packages
 
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PACKAGES" ]; then

@@ -78,6 +78,7 @@ pub fn checkpoint(
             dataset,
             device: "cpu".into(),
             precision: "fp32".into(),
+            tuning: Default::default(),
         },
         metrics: vec![],
         versions: [("cnnzoo".to_string(), env!("CARGO_PKG_VERSION").to_string())].into(),

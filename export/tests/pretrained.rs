@@ -221,6 +221,25 @@ fn training_starts_from_published_weights_with_a_new_head() {
     assert!((stem.data[5] - (rgb.data[5] + rgb.data[49 + 5] + rgb.data[98 + 5])).abs() < 1e-6);
     assert_eq!(ck.weights.get("fc.weight").unwrap().shape, vec![10, 512]);
     assert!(ck.manifest.hyperparameters.init.contains("pretrained"), "{:?}", ck.manifest.hyperparameters);
+    // Fine-tuning the head alone: an epoch leaves every published tensor,
+    // batch-norm statistics included, exactly as it was.
+    let tuning = cnnzoo_models::Tuning { freeze: cnnzoo_models::tuning::Freeze::Backbone, ..Default::default() };
+    let head_only = cnnzoo_train::trainer::Options {
+        epochs: 1,
+        batch_size: 64,
+        tuning,
+        paths: cnnzoo_train::checkpoint::Paths::from_stem(&d.join("head")),
+        ..opts.clone()
+    };
+    cnnzoo_train::trainer::train(&head_only, &data).unwrap();
+    let tuned = cnnzoo_train::checkpoint::load(&head_only.paths.weights).unwrap();
+    for (name, t) in &tuned.weights.0 {
+        match name.as_str() {
+            "fc.weight" | "fc.bias" => assert_ne!(t, ck.weights.get(name).unwrap(), "{name} learned nothing"),
+            "conv1.weight" => assert_eq!(t, stem, "the summed stem is frozen too"),
+            _ => assert_eq!(t, tensor(name), "{name} moved under --freeze backbone"),
+        }
+    }
     // Weights of another network are one clear error.
     python::run_script("torchvision_zoo.py", &["make", path(d), "64", "densenet121"]);
     let wrong = cnnzoo_train::trainer::Options { init: Some(d.join("densenet121.pth")), ..opts.clone() };

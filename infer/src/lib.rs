@@ -24,6 +24,7 @@ pub mod bench;
 mod cuda;
 mod error;
 mod eval;
+pub mod feature_probe;
 pub mod npy;
 mod onnx_header;
 mod pipeline;

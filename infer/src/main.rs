@@ -128,6 +128,13 @@ struct Cli {
     /// Evaluate on a test set: Fashion-MNIST IDX files, or an image folder's test/<class>/*.
     #[arg(long)]
     eval: Option<PathBuf>,
+    /// How good the frozen features are for DATA (Fashion-MNIST IDX files, or train/<class>/ and
+    /// test/<class>/ folders): k-NN and linear-probe accuracies on its test split.
+    #[arg(long, value_name = "DATA", conflicts_with_all = ["eval", "bench", "inputs"], help_heading = "Probe")]
+    probe: Option<PathBuf>,
+    /// With --probe: neighbours that vote in the k-NN classifier [default: 20].
+    #[arg(long, value_parser = at_least_one, requires = "probe", help_heading = "Probe")]
+    k: Option<usize>,
 }
 
 /// The card fields given on the command line.
@@ -413,6 +420,13 @@ fn run(cli: &Cli) -> anyhow::Result<usize> {
     if cli.eval.is_some() && !cli.inputs.is_empty() {
         return Err(InferError::Usage("--eval DIR reads its own test set: give no image arguments with it".into()).into());
     }
+    // clap's `requires` lets these through when image arguments are given.
+    if cli.k.is_some() && cli.probe.is_none() {
+        return Err(InferError::Usage("--k applies to --probe DATA".into()).into());
+    }
+    if cli.runs.is_some() && !cli.bench {
+        return Err(InferError::Usage("--runs applies to --bench".into()).into());
+    }
     if cli.batch_size.len() > 1 && !cli.bench {
         return Err(InferError::Usage("--batch-size takes one value, or a list with --bench".into()).into());
     }
@@ -420,8 +434,26 @@ fn run(cli: &Cli) -> anyhow::Result<usize> {
     if cli.bench {
         return run_bench(cli, &backbone).map(|()| 0);
     }
+    if let Some(dir) = &cli.probe {
+        return run_probe(cli, &backbone, dir).map(|()| 0);
+    }
     match &cli.eval {
         Some(dir) => run_eval(cli, &backbone, dir).map(|()| 0),
         None => run_images(cli, &backbone),
     }
+}
+
+fn run_probe(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
+    if !backbone.has_features() {
+        bail!("{}", cnnzoo_infer::no_features(backbone.path(), backbone.logits_output().unwrap_or("logits")));
+    }
+    let p = cnnzoo_infer::feature_probe::probe(backbone, dir, cli.k.unwrap_or(20))?;
+    let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
+    if cli.json {
+        let fields = serde_json::to_value(&p)?;
+        out.line(&json_record(&[("model", backbone.path()), ("data", dir)], fields))?;
+    } else {
+        out.line(&cnnzoo_infer::feature_probe::render(&p, &backbone.path().display().to_string()))?;
+    }
+    out.finish()
 }

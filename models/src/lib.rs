@@ -23,6 +23,7 @@ mod graph;
 pub mod json_path;
 mod manifest;
 pub mod preprocess;
+pub mod tuning;
 pub mod weights;
 pub mod zoo;
 
@@ -33,5 +34,6 @@ pub use error::ModelError;
 pub use graph::{Graph, Node, Op, Param, ParamRole, ValueId};
 pub use manifest::{EpochMetrics, Hyperparameters, Manifest};
 pub use preprocess::Preprocessing;
+pub use tuning::Tuning;
 pub use weights::{Tensor32, Weights};
 pub use zoo::{build, Arch, Config, Family, Published, Recipe, ARCHS, IMAGENET_MEAN, IMAGENET_STD};

@@ -21,6 +21,9 @@ pub struct Hyperparameters {
     /// `fp32`, `bf16` or `fp16` (mixed); manifests written before it was recorded are fp32.
     #[serde(default = "fp32")]
     pub precision: String,
+    /// The recipe beyond d2l's (d2l's own where the manifest predates it).
+    #[serde(default)]
+    pub tuning: crate::tuning::Tuning,
 }
 
 fn fp32() -> String {
@@ -79,6 +82,7 @@ impl Manifest {
         if self.input.contains(&0) {
             return Err(format!("input {:?} (no side of 0)", self.input));
         }
+        h.tuning.check()?;
         if self.input[0] != self.preprocessing.channels {
             return Err(format!(
                 "input {:?} has {} channel(s) but the preprocessing {}",

@@ -3,6 +3,7 @@
 //! loop, and checkpoints with their manifests. It links libtorch, never ONNX
 //! Runtime.
 
+pub mod augment;
 pub mod bench;
 pub mod checkpoint;
 pub mod data;

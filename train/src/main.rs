@@ -8,7 +8,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 use cnnzoo_models::data::IdxError;
 use cnnzoo_models::flags::{at_least_one, batch_size, positive_number, thread_count};
-use cnnzoo_models::{Arch, Config, Graph, ARCHS};
+use cnnzoo_models::tuning::{Augment, Freeze, LrSchedule, OptimizerKind};
+use cnnzoo_models::{Arch, Config, Graph, Tuning, ARCHS};
 use cnnzoo_train::checkpoint::Paths;
 use cnnzoo_train::data::{self, Mirror};
 use cnnzoo_train::device::resolve;
@@ -97,6 +98,33 @@ struct Cli {
     /// Start from published weights (a torch.save state dict, .safetensors or a timm folder) instead of a fresh initialization; a head of another width is new.
     #[arg(long, value_name = "WEIGHTS", conflicts_with = "resume")]
     init: Option<PathBuf>,
+    /// sgd (with --momentum) or adamw [default: the recipe's, sgd].
+    #[arg(long, value_parser = choice::<OptimizerKind>, help_heading = "Recipe")]
+    optimizer: Option<OptimizerKind>,
+    /// SGD momentum, 0 to 1 [default: 0, d2l's].
+    #[arg(long, value_parser = fraction, help_heading = "Recipe")]
+    momentum: Option<f64>,
+    /// Weight decay (L2 for SGD, decoupled for AdamW), 0 to 1 [default: 0].
+    #[arg(long, value_parser = fraction, help_heading = "Recipe")]
+    weight_decay: Option<f64>,
+    /// constant or cosine (to 0 over the run, after the warm-up) [default: constant].
+    #[arg(long, value_parser = choice::<LrSchedule>, help_heading = "Recipe")]
+    lr_schedule: Option<LrSchedule>,
+    /// Epochs of linear warm-up from 0 to --lr [default: 0].
+    #[arg(long, value_name = "EPOCHS", help_heading = "Recipe")]
+    warmup_epochs: Option<usize>,
+    /// Label smoothing of the cross-entropy, 0 to 1 [default: 0].
+    #[arg(long, value_parser = fraction, help_heading = "Recipe")]
+    label_smoothing: Option<f64>,
+    /// Training augmentation: none, flip, or standard (random-resized crop and flip) [default: none].
+    #[arg(long, value_parser = choice::<Augment>, help_heading = "Recipe")]
+    augment: Option<Augment>,
+    /// none, or backbone: only the head learns, the backbone's batch norms stay in evaluation mode [default: none].
+    #[arg(long, value_parser = choice::<Freeze>, help_heading = "Recipe")]
+    freeze: Option<Freeze>,
+    /// The backbone's learning rate over the head's, 0 to 1 (discriminative rates) [default: 1].
+    #[arg(long, value_parser = fraction, help_heading = "Recipe")]
+    backbone_lr_scale: Option<f64>,
     /// Use only the first N training examples.
     #[arg(long, value_parser = at_least_one)]
     train_limit: Option<usize>,
@@ -114,17 +142,58 @@ struct Cli {
     quiet: bool,
 }
 
+/// One of an enum's names, as the manifest spells them.
+fn choice<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::from(s)).map_err(|e| {
+        let msg = e.to_string();
+        // serde says "unknown variant `x`, expected one of `a`, `b`": keep the list.
+        msg.find("expected").map_or(msg.clone(), |i| format!("unknown value {s:?}: {}", &msg[i..]))
+    })
+}
+
+/// A number from 0 to 1.
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?}: expected a number from 0 to 1")),
+    }
+}
+
+impl Cli {
+    /// The recipe beyond d2l's: the flags given over `base`.
+    fn tuning(&self, base: Tuning) -> Tuning {
+        Tuning {
+            optimizer: self.optimizer.unwrap_or(base.optimizer),
+            momentum: self.momentum.unwrap_or(base.momentum),
+            weight_decay: self.weight_decay.unwrap_or(base.weight_decay),
+            lr_schedule: self.lr_schedule.unwrap_or(base.lr_schedule),
+            warmup_epochs: self.warmup_epochs.unwrap_or(base.warmup_epochs),
+            label_smoothing: self.label_smoothing.unwrap_or(base.label_smoothing),
+            augment: self.augment.unwrap_or(base.augment),
+            freeze: self.freeze.unwrap_or(base.freeze),
+            backbone_lr_scale: self.backbone_lr_scale.unwrap_or(base.backbone_lr_scale),
+        }
+    }
+}
+
 /// `--resume` continues with the checkpoint's recipe; a flag that says
 /// otherwise is refused rather than silently ignored.
 fn refuse_contradictions(cli: &Cli, paths: &Paths) -> anyhow::Result<()> {
     let manifest = cnnzoo_train::checkpoint::read_manifest(&paths.manifest)?;
     let h = &manifest.hyperparameters;
-    let given: [(&str, Option<String>, String); 4] = [
-        ("--lr", cli.lr.map(|v| v.to_string()), h.lr.to_string()),
-        ("--batch-size", cli.batch_size.map(|v| v.to_string()), h.batch_size.to_string()),
-        ("--seed", cli.seed.map(|v| v.to_string()), h.seed.to_string()),
-        ("--size", cli.size.map(|v| v.to_string()), manifest.input[1].to_string()),
+    let mut given: Vec<(String, Option<String>, String)> = vec![
+        ("--lr".into(), cli.lr.map(|v| v.to_string()), h.lr.to_string()),
+        ("--batch-size".into(), cli.batch_size.map(|v| v.to_string()), h.batch_size.to_string()),
+        ("--seed".into(), cli.seed.map(|v| v.to_string()), h.seed.to_string()),
+        ("--size".into(), cli.size.map(|v| v.to_string()), manifest.input[1].to_string()),
     ];
+    // The recipe's flags, compared field by field as the manifest holds them.
+    let field = |t: &Tuning| serde_json::to_value(t).unwrap_or_default();
+    let (asked, trained) = (field(&cli.tuning(h.tuning)), field(&h.tuning));
+    for (key, was) in trained.as_object().into_iter().flatten() {
+        let value = (asked[key] != *was).then(|| asked[key].to_string().trim_matches('"').to_string());
+        given.push((format!("--{}", key.replace('_', "-")), value, was.to_string().trim_matches('"').to_string()));
+    }
     for (flag, value, trained) in given {
         if let Some(value) = value.filter(|v| *v != trained) {
             bail!(
@@ -257,7 +326,9 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     if cli.resume {
         refuse_contradictions(&cli, &paths)?;
     }
+    let tuning = cli.tuning(Tuning::default());
     let opts = Options {
+        tuning,
         size,
         epochs: cli.epochs.unwrap_or(r.epochs),
         batch_size: cli.batch_size.unwrap_or(r.batch_size),
@@ -337,6 +408,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let (Some(Freeze::Backbone), Some(scale)) = (cli.freeze, cli.backbone_lr_scale) {
+        cnnzoo_models::flags::report_error(
+            &format!("--freeze backbone with --backbone-lr-scale {scale}: a frozen backbone learns at no rate; give one or the other"),
+            cli.json,
+        );
+        return ExitCode::from(2);
+    }
     let json = cli.json;
     match run(cli, arch) {
         Ok(()) => ExitCode::SUCCESS,

@@ -39,7 +39,14 @@ pub struct Net {
     params: Vec<Vec<Tensor>>,
     logits_only: Vec<bool>,
     both: Vec<bool>,
+    /// Per node, whether it belongs to a frozen backbone (runs in
+    /// evaluation mode, its parameters learn nothing).
+    frozen: Vec<bool>,
 }
+
+/// The optimizer group of the backbone's parameters (those the features are
+/// computed from); the head's are group 0. Rates can then differ by group.
+pub const BACKBONE_GROUP: usize = 1;
 
 /// The variable for `name` (`stage2.0.conv1.weight`), created under nested
 /// sub-paths so that the VarStore key is exactly the graph's name.
@@ -84,10 +91,31 @@ impl Net {
     /// recipe (Xavier-uniform weights). Call `tch::manual_seed` first for a
     /// reproducible start.
     pub fn new(root: &Path, graph: Graph) -> Net {
-        let params = graph.nodes.iter().map(|n| n.params.iter().map(|p| create(root, &p.name, &p.shape, p.role)).collect()).collect();
+        let backbone = graph.needed(&[graph.features]);
+        let backbone_root = root.set_group(BACKBONE_GROUP);
+        let params = graph
+            .nodes
+            .iter()
+            .zip(&backbone)
+            .map(|(n, &b)| n.params.iter().map(|p| create(if b { &backbone_root } else { root }, &p.name, &p.shape, p.role)).collect())
+            .collect();
         let logits_only = graph.needed(&[graph.logits]);
         let both = graph.needed(&[graph.logits, graph.features]);
-        Net { graph, params, logits_only, both, precision: Precision::Fp32, layout: Layout::Contiguous }
+        let frozen = vec![false; graph.nodes.len()];
+        Net { graph, params, logits_only, both, frozen, precision: Precision::Fp32, layout: Layout::Contiguous }
+    }
+
+    /// Freezes everything the features are computed from: its parameters
+    /// stop requiring gradients (the optimizer skips them), and its batch
+    /// norms and dropout run in evaluation mode, so running statistics stay
+    /// as loaded. Only the head learns.
+    pub fn freeze_backbone(&mut self) {
+        self.frozen = self.graph.needed(&[self.graph.features]);
+        for (tensors, _) in self.params.iter_mut().zip(&self.frozen).filter(|(_, &f)| f) {
+            for t in tensors.iter_mut() {
+                let _ = t.set_requires_grad(false);
+            }
+        }
     }
 
     /// Computes in `precision` with activations in `layout` from now on; the
@@ -130,6 +158,39 @@ impl Net {
         values.swap_remove(self.graph.logits).expect("logits are computed").to_kind(Kind::Float)
     }
 
+    /// Class scores from the features alone, running the head's nodes only
+    /// (see [`Net::head_reads_features_only`]).
+    pub fn forward_head(&self, features: &Tensor, train: bool) -> Tensor {
+        let head = self.head();
+        let mut values: Vec<Option<Tensor>> = (0..self.graph.nodes.len()).map(|_| None).collect();
+        values[self.graph.features] = Some(features.to_kind(self.precision.compute_kind()));
+        for i in (0..self.graph.nodes.len()).filter(|&i| head[i]) {
+            let inputs: Vec<&Tensor> = self.graph.nodes[i]
+                .inputs
+                .iter()
+                .map(|&j| values[j].as_ref().expect("a head node reads the head or the features"))
+                .collect();
+            values[i] = Some(self.eval_node(i, &inputs, features, train));
+        }
+        values.swap_remove(self.graph.logits).expect("logits are computed").to_kind(Kind::Float)
+    }
+
+    /// The nodes the logits need beyond the features.
+    fn head(&self) -> Vec<bool> {
+        let backbone = self.graph.needed(&[self.graph.features]);
+        self.logits_only.iter().zip(&backbone).map(|(&l, &b)| l && !b).collect()
+    }
+
+    /// Whether the head reads nothing of the backbone but the features: then
+    /// it can run on features computed earlier.
+    pub fn head_reads_features_only(&self) -> bool {
+        let backbone = self.graph.needed(&[self.graph.features]);
+        let head = self.head();
+        (0..self.graph.nodes.len())
+            .filter(|&i| head[i])
+            .all(|i| self.graph.nodes[i].inputs.iter().all(|&j| !backbone[j] || j == self.graph.features))
+    }
+
     /// `(logits, features)` in eval mode, as the exported ONNX graph computes them.
     pub fn forward_eval(&self, x: &Tensor) -> (Tensor, Tensor) {
         let mut values = self.run(x, false, &self.both);
@@ -164,6 +225,7 @@ impl Net {
     /// carries gradients back to fp32); batch norm keeps fp32 parameters and
     /// statistics on 16-bit activations; the other ops follow their input.
     fn eval_node(&self, i: ValueId, xs: &[&Tensor], input: &Tensor, train: bool) -> Tensor {
+        let train = train && !self.frozen[i];
         let p = &self.params[i];
         let cast = |w: &Tensor| if self.precision.is_mixed() { w.to_kind(xs[0].kind()) } else { w.shallow_clone() };
         match self.graph.nodes[i].op {

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use cnnzoo_models::{Arch, Config, EpochMetrics, Hyperparameters, Manifest, Preprocessing};
+use cnnzoo_models::tuning::{Augment, Freeze, OptimizerKind};
+use cnnzoo_models::{Arch, Config, EpochMetrics, Hyperparameters, Manifest, Preprocessing, Tuning};
 use indicatif::{ProgressBar, ProgressStyle};
 use tch::nn::{OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -16,7 +17,7 @@ use tch::{Device, Kind, Tensor};
 use crate::checkpoint::{self, Paths};
 use crate::data::{Dataset, Split};
 use crate::error::{Result, TrainError};
-use crate::net::{Layout, Net};
+use crate::net::{Layout, Net, BACKBONE_GROUP};
 use crate::plot::curves_svg;
 use crate::precision::Precision;
 use crate::step::Updater;
@@ -41,6 +42,12 @@ pub struct Options {
     pub progress: bool,
     pub precision: Precision,
     pub layout: Layout,
+    /// The recipe beyond d2l's (optimizer, schedule, smoothing, augmentation,
+    /// freezing); its default changes nothing.
+    pub tuning: Tuning,
+    /// Train a frozen backbone's head on features computed once (the
+    /// default; off, every epoch runs the whole network, as a check).
+    pub cache_features: bool,
 }
 
 impl Options {
@@ -61,6 +68,8 @@ impl Options {
             progress: false,
             precision: Precision::Fp32,
             layout: Layout::Contiguous,
+            tuning: Tuning::default(),
+            cache_features: true,
         }
     }
 }
@@ -71,6 +80,9 @@ impl Options {
 /// antialiased filter is plain bilinear, and libtorch's plain kernel is used.
 pub fn batch_input(images: &Tensor, device: Device, size: usize) -> Tensor {
     let x = images.to_device(device);
+    if x.dim() != 4 {
+        return x; // cached features, `[N, D]`: nothing to resize
+    }
     let (h, w, s) = (x.size()[2], x.size()[3], size as i64);
     if (h, w) == (s, s) {
         x
@@ -132,6 +144,11 @@ impl Drop for Prefetch {
 
 /// Test accuracy in eval mode.
 pub fn evaluate(net: &Net, split: &Split, batch_size: usize, device: Device, size: usize) -> f64 {
+    accuracy(split, batch_size, device, size, |x| net.forward(x, false))
+}
+
+/// The accuracy of `logits` (a batch in, class scores out) on `split`.
+fn accuracy(split: &Split, batch_size: usize, device: Device, size: usize, logits: impl Fn(&Tensor) -> Tensor) -> f64 {
     let n = split.len() as i64;
     let mut correct = 0i64;
     tch::no_grad(|| {
@@ -139,10 +156,35 @@ pub fn evaluate(net: &Net, split: &Split, batch_size: usize, device: Device, siz
             let len = batch_size.min((n - start) as usize) as i64;
             let x = batch_input(&split.images.narrow(0, start, len), device, size);
             let y = split.labels.narrow(0, start, len).to_device(device);
-            correct += i64::try_from(net.forward(&x, false).argmax(-1, false).eq_tensor(&y).sum(Kind::Int64)).unwrap_or(0);
+            correct += i64::try_from(logits(&x).argmax(-1, false).eq_tensor(&y).sum(Kind::Int64)).unwrap_or(0);
         }
     });
     correct as f64 / n.max(1) as f64
+}
+
+/// With a frozen backbone and no augmentation, every image's features are
+/// the same in every epoch: they are computed once (eval mode, in batches)
+/// and the head trains on them, so an epoch costs the head alone. `None`
+/// where the recipe or the graph does not allow it.
+fn cached_features(net: &Net, o: &Options, data: &Dataset) -> Option<(Split, Split)> {
+    if !(o.cache_features && o.tuning.freeze == Freeze::Backbone && o.tuning.augment == Augment::None && net.head_reads_features_only()) {
+        return None;
+    }
+    let embed = |split: &Split| {
+        let n = split.len() as i64;
+        let batch = o.batch_size.max(256) as i64;
+        let parts: Vec<Tensor> = tch::no_grad(|| {
+            (0..n)
+                .step_by(batch as usize)
+                .map(|start| {
+                    let x = batch_input(&split.images.narrow(0, start, batch.min(n - start)), o.device, o.size);
+                    net.forward_eval(&x).1.to_device(Device::Cpu)
+                })
+                .collect()
+        });
+        Split { images: Tensor::cat(&parts, 0), labels: split.labels.shallow_clone() }
+    };
+    Some((embed(&data.train), embed(&data.test)))
 }
 
 fn versions(device: Device) -> BTreeMap<String, String> {
@@ -166,12 +208,16 @@ fn new_manifest(o: &Options, data: &Dataset, channels: usize) -> Manifest {
             batch_size: o.batch_size,
             lr: o.lr,
             seed: o.seed,
-            optimizer: "sgd".into(),
+            optimizer: match o.tuning.optimizer {
+                OptimizerKind::Sgd => "sgd".into(),
+                OptimizerKind::Adamw => "adamw".into(),
+            },
             loss: "cross_entropy".into(),
             init: "xavier_uniform".into(),
             dataset: data.name.clone(),
             device: crate::device::describe(o.device),
             precision: o.precision.to_string(),
+            tuning: o.tuning,
         },
         metrics: vec![],
         versions: versions(o.device),
@@ -229,18 +275,34 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
             source,
         })?;
         let h = &ck.manifest.hyperparameters;
-        (o.batch_size, o.lr, o.seed) = (h.batch_size, h.lr, h.seed);
+        (o.batch_size, o.lr, o.seed, o.tuning) = (h.batch_size, h.lr, h.seed, h.tuning);
         manifest.hyperparameters = Hyperparameters { epochs: o.epochs, device: crate::device::describe(o.device), ..h.clone() };
         manifest.metrics = ck.manifest.metrics;
     }
-    let mut opt = tch::nn::Sgd::default().build(&vs, o.lr).map_err(|source| TrainError::Torch { path: o.paths.weights.clone(), source })?;
+    let t = o.tuning;
+    t.check().map_err(TrainError::Options)?;
+    if t.freeze == Freeze::Backbone {
+        net.freeze_backbone();
+    }
+    let built = match t.optimizer {
+        OptimizerKind::Sgd => tch::nn::Sgd { momentum: t.momentum, wd: t.weight_decay, ..Default::default() }.build(&vs, o.lr),
+        OptimizerKind::Adamw => tch::nn::adamw(0.9, 0.999, t.weight_decay).build(&vs, o.lr),
+    };
+    let mut opt = built.map_err(|source| TrainError::Torch { path: o.paths.weights.clone(), source })?;
     if manifest.metrics.is_empty() {
         checkpoint::save(&vs, &mut manifest, &o.paths)?;
     }
 
+    let cached = cached_features(&net, &o, data);
+    let (train_split, test_split) = match &cached {
+        Some((train, test)) => (train, test),
+        None => (&data.train, &data.test),
+    };
+    let logits = |x: &Tensor, train: bool| if cached.is_some() { net.forward_head(x, train) } else { net.forward(x, train) };
     let mut updater = Updater::new(o.precision);
     let n = data.train.len() as i64;
     let batches = (n as usize).div_ceil(o.batch_size);
+    let (total_steps, warmup_steps) = (o.epochs * batches, t.warmup_epochs * batches);
     for epoch in manifest.metrics.len()..o.epochs {
         tch::manual_seed(o.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64 + 1) as i64);
         let perm = Tensor::randperm(n, (Kind::Int64, Device::Cpu));
@@ -253,10 +315,20 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
         bar.set_prefix(format!("{}/{}", epoch + 1, o.epochs));
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0i64, 0i64);
         let started = Instant::now();
-        for (b, (x, y)) in Prefetch::start(&data.train, &perm, o.batch_size, o.device, o.size).enumerate() {
+        for (b, (x, y)) in Prefetch::start(train_split, &perm, o.batch_size, o.device, o.size).enumerate() {
+            if !t.constant_rate() {
+                let lr = t.lr_at(o.lr, epoch * batches + b, total_steps, warmup_steps);
+                opt.set_lr(lr);
+                opt.set_lr_group(BACKBONE_GROUP, lr * t.backbone_lr_scale);
+            }
             let len = y.size()[0];
-            let logits = net.forward(&x, true);
-            let loss = logits.cross_entropy_for_logits(&y);
+            let x = crate::augment::apply(x, t.augment);
+            let logits = logits(&x, true);
+            let loss = if t.label_smoothing > 0.0 {
+                logits.cross_entropy_loss(&y, None::<Tensor>, tch::Reduction::Mean, -100, t.label_smoothing)
+            } else {
+                logits.cross_entropy_for_logits(&y)
+            };
             let value = f64::try_from(&loss).unwrap_or(f64::NAN);
             if !value.is_finite() {
                 bar.abandon();
@@ -271,7 +343,7 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
         }
         let seconds = started.elapsed().as_secs_f64();
         bar.finish_and_clear();
-        let test_acc = evaluate(&net, &data.test, o.batch_size.max(256), o.device, o.size);
+        let test_acc = accuracy(test_split, o.batch_size.max(256), o.device, o.size, |x| logits(x, false));
         let m = EpochMetrics {
             epoch: epoch + 1,
             loss: loss_sum / seen as f64,

@@ -208,6 +208,21 @@ fn every_bad_input_gets_its_code_and_message() {
             1,
             &["lenet.json", "not a usable manifest: batch_size 0"],
         ),
+        case(
+            "resume with another recipe",
+            resume(&run, &["--freeze", "backbone"]),
+            1,
+            &["--freeze backbone differs from the none", "lenet.json"],
+        ),
+        case(
+            "a frozen backbone with a rate",
+            base(&good, &["--freeze", "backbone", "--backbone-lr-scale", "0.1"]),
+            2,
+            &["--freeze backbone with --backbone-lr-scale 0.1", "give one or the other"],
+        ),
+        case("an unknown optimizer", base(&good, &["--optimizer", "adam"]), 2, &["--optimizer", "unknown value \"adam\"", "sgd", "adamw"]),
+        case("momentum out of range", base(&good, &["--momentum", "1.5"]), 2, &["--momentum", "from 0 to 1"]),
+        case("an unknown augmentation", base(&good, &["--augment", "mixup"]), 2, &["--augment", "none", "flip", "standard"]),
     ];
     run_corpus(cases, train_cmd, Duration::from_secs(120));
 }
