@@ -95,7 +95,7 @@ struct Cli {
     /// Continue the checkpoint at --out from its last finished epoch.
     #[arg(long)]
     resume: bool,
-    /// Start from published weights (a torch.save state dict, .safetensors or a timm folder) instead of a fresh initialization; a head of another width is new.
+    /// Start from published weights (a torch.save state dict, .safetensors or a timm folder) or a cnnzoo checkpoint (.ot) instead of a fresh initialization; a head for other classes is new.
     #[arg(long, value_name = "WEIGHTS", conflicts_with = "resume")]
     init: Option<PathBuf>,
     /// sgd (with --momentum) or adamw [default: the recipe's, sgd].

@@ -252,7 +252,7 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
     net.set_compute(o.precision, o.layout);
     let mut manifest = new_manifest(&o, data, channels);
     if let Some(path) = &o.init {
-        let notes = init_from(&mut net, path)?;
+        let notes = init_from(&mut net, path, &data.classes)?;
         for note in &notes {
             eprintln!("{}: {note}", path.display());
         }
@@ -365,6 +365,35 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
     Ok(manifest)
 }
 
+/// Starts from a cnnzoo checkpoint (`.ot` and its manifest): every tensor
+/// by name, except the head when the checkpoint was trained for other
+/// classes (by name, not only by count), which keeps its new initialization.
+fn init_from_checkpoint(net: &mut Net, path: &std::path::Path, classes: &[String]) -> Result<Vec<String>> {
+    let ck = checkpoint::load(path)?;
+    let graph = net.graph().clone();
+    if ck.graph.arch != graph.arch {
+        return Err(TrainError::Data { path: path.to_path_buf(), problem: format!("is a {} checkpoint, not {}", ck.graph.arch, graph.arch) });
+    }
+    let mut weights = ck.weights;
+    let mut notes = vec![];
+    if ck.manifest.classes != classes {
+        let head = &graph.nodes[graph.logits];
+        let fresh = net.weights();
+        for p in &head.params {
+            if let Some(t) = fresh.get(&p.name) {
+                weights.0.insert(p.name.clone(), t.clone());
+            }
+        }
+        let shown = |c: &[String]| {
+            let first: Vec<&str> = c.iter().take(3).map(String::as_str).collect();
+            format!("{} classes ({}{})", c.len(), first.join(", "), if c.len() > 3 { ", ..." } else { "" })
+        };
+        notes.push(format!("{}: {} -> {}, new", head.name, shown(&ck.manifest.classes), shown(classes)));
+    }
+    net.load(&weights).map_err(|source| TrainError::Checkpoint { path: path.to_path_buf(), arch: graph.arch.clone(), source })?;
+    Ok(notes)
+}
+
 /// d2l's closing lines: `loss 0.482, train acc 0.817, test acc 0.791` and
 /// `48381.2 examples/sec on cpu` (examples/sec over all training epochs).
 pub fn summary_lines(manifest: &Manifest) -> Option<String> {
@@ -384,8 +413,11 @@ pub fn summary_lines(manifest: &Manifest) -> Option<String> {
 /// loader's rules: counters dropped, old keys renamed, a 1-channel stem
 /// summed), except a classifier head of another width, which keeps its new
 /// initialization and is reported (`fc: 1000 -> 10 classes, new`).
-fn init_from(net: &mut Net, path: &std::path::Path) -> Result<Vec<String>> {
+fn init_from(net: &mut Net, path: &std::path::Path, classes: &[String]) -> Result<Vec<String>> {
     let bad = |problem: String| TrainError::Data { path: path.to_path_buf(), problem };
+    if path.extension().is_some_and(|e| e == "ot") {
+        return init_from_checkpoint(net, path, classes);
+    }
     let state = cnnzoo_models::weights::read_state_dict(path).map_err(|e| match e {
         cnnzoo_models::ModelError::Weights { problem, .. } => bad(problem),
         e => bad(e.to_string()),

@@ -139,3 +139,45 @@ fn a_frozen_backbones_cached_features_train_the_head_as_the_whole_network_does()
     assert!((cached - whole).abs() <= 0.005, "cached {cached} vs every epoch through the network {whole}");
     assert!(cached > 0.5, "the head learned on the pretrained features: {cached}");
 }
+
+/// An image folder of `classes`, a few synthetic images each, in both splits.
+fn folder(dir: &Path, classes: &[&str]) -> Dataset {
+    for split in ["train", "test"] {
+        for (c, class) in classes.iter().enumerate() {
+            let d = dir.join(split).join(class);
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..6u32 {
+                let img = image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * (c as u32 + 1) + y * i) % 256) as u8]));
+                img.save(d.join(format!("{i}.png"))).unwrap();
+            }
+        }
+    }
+    cnnzoo_train::data::load(dir, 1, 28).unwrap()
+}
+
+#[test]
+fn a_checkpoint_for_other_classes_starts_a_run_with_a_new_head() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let first = folder(&dir.path().join("first"), &["shirt", "shoe"]);
+    let second = folder(&dir.path().join("second"), &["bag", "coat"]);
+    let pre = Options { epochs: 1, batch_size: 4, ..options("lenet", dir.path(), "pre") };
+    train(&pre, &first).unwrap();
+    let pretrained = checkpoint::load(&pre.paths.weights).unwrap();
+    let start = |name: &str, data: &Dataset| {
+        let opts = Options { epochs: 0, init: Some(pre.paths.weights.clone()), ..options("lenet", dir.path(), name) };
+        train(&opts, data).map(|_| checkpoint::load(&opts.paths.weights).unwrap().weights)
+    };
+    // The same classes: every tensor as trained.
+    assert!(changed(&pretrained.weights, &start("same", &first).unwrap()).is_empty());
+    // Other classes (the same count): the head is new, the rest as trained.
+    let other = start("other", &second).unwrap();
+    let head = &pretrained.graph.nodes[pretrained.graph.logits];
+    let mut want: Vec<String> = head.params.iter().map(|p| p.name.clone()).collect();
+    want.sort();
+    assert_eq!(changed(&pretrained.weights, &other), want);
+    // A checkpoint of another network is one clear error.
+    let opts = Options { epochs: 0, size: 32, init: Some(pre.paths.weights.clone()), ..options("resnet18", dir.path(), "wrong") };
+    let e = train(&opts, &second).unwrap_err().to_string();
+    assert!(e.contains("pre.ot") && e.contains("is a lenet checkpoint, not resnet18"), "{e}");
+}
