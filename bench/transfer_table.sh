@@ -22,9 +22,9 @@ trap 'rm -rf "$work"' EXIT
 python bench/transfer_data.py "$data" "$work"
 recipe=(--arch tv_resnet18 --size 32 --device cpu -q --momentum 0.9 --weight-decay 0.0005 --lr-schedule cosine)
 started=$(date +%s)
-"$bin/cnnzoo-train" "${recipe[@]}" --data "$work/pre" --epochs "$pre_epochs" --batch-size 128 --lr 0.05 -o "$work/pre" >/dev/null
-pre_acc=$(python -c "import json; print(json.load(open('$work/pre.json'))['metrics'][-1]['test_acc'])")
-"$bin/cnnzoo-export" "$work/pre.ot" -o "$work/pre.onnx" >/dev/null
+"$bin/cnnzoo-train" "${recipe[@]}" --data "$work/pre" --epochs "$pre_epochs" --batch-size 128 --lr 0.05 -o "$work/runs/pre" >/dev/null
+pre_acc=$(python -c "import json; print(json.load(open('$work/runs/pre.json'))['metrics'][-1]['test_acc'])")
+"$bin/cnnzoo-export" "$work/runs/pre.ot" -o "$work/runs/pre.onnx" >/dev/null
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores. Pretraining on classes 0-4: $pre_epochs epochs, test accuracy $pre_acc."
 echo
 echo "| labelled images per class | (a) from scratch | (b) frozen backbone, new head | (c) fine-tuned, backbone at 0.1x | k-NN probe | linear probe |"
@@ -32,11 +32,11 @@ echo "| --- | --- | --- | --- | --- | --- |"
 last() { python -c "import json; print(json.load(open('$1'))['metrics'][-1]['test_acc'])"; }
 for n in 20 100; do
   few=(--data "$work/few$n" --epochs "$epochs" --batch-size 32 --lr 0.05)
-  "$bin/cnnzoo-train" "${recipe[@]}" "${few[@]}" -o "$work/scratch$n" >/dev/null
-  "$bin/cnnzoo-train" "${recipe[@]}" "${few[@]}" --init "$work/pre.ot" --freeze backbone -o "$work/frozen$n" >/dev/null 2>&1
-  "$bin/cnnzoo-train" "${recipe[@]}" "${few[@]}" --init "$work/pre.ot" --backbone-lr-scale 0.1 -o "$work/tuned$n" >/dev/null 2>&1
-  probe=$("$bin/cnnzoo-infer" --model "$work/pre.onnx" --device cpu --probe "$work/few$n" --json)
-  python - "$n" "$(last "$work/scratch$n.json")" "$(last "$work/frozen$n.json")" "$(last "$work/tuned$n.json")" "$probe" <<'PY'
+  "$bin/cnnzoo-train" "${recipe[@]}" "${few[@]}" -o "$work/runs/scratch$n" >/dev/null
+  "$bin/cnnzoo-train" "${recipe[@]}" "${few[@]}" --init "$work/runs/pre.ot" --freeze backbone -o "$work/runs/frozen$n" >/dev/null 2>&1
+  "$bin/cnnzoo-train" "${recipe[@]}" "${few[@]}" --init "$work/runs/pre.ot" --backbone-lr-scale 0.1 -o "$work/runs/tuned$n" >/dev/null 2>&1
+  probe=$("$bin/cnnzoo-infer" --model "$work/runs/pre.onnx" --device cpu --probe "$work/few$n" --json)
+  python - "$n" "$(last "$work/runs/scratch$n.json")" "$(last "$work/runs/frozen$n.json")" "$(last "$work/runs/tuned$n.json")" "$probe" <<'PY'
 import json, sys
 n, a, b, c = sys.argv[1], *map(float, sys.argv[2:5])
 p = json.loads(sys.argv[5])
