@@ -11,6 +11,7 @@ mod python;
 
 use std::path::{Path, PathBuf};
 
+use cnnzoo_infer::npy::npy_bytes;
 use cnnzoo_infer::{Backbone, BackboneOptions, Device};
 use fixture::{fashion_mnist, infer, lenet_onnx, seeded_lenet, stderr};
 
@@ -52,21 +53,6 @@ fn write_split(dir: &Path, split: &str, first: usize, n: usize) -> (Vec<PathBuf>
     (by_class.into_iter().flatten().collect(), labels)
 }
 
-/// A `.npy` file of `[rows, cols]` float32 or `[rows]` int64.
-fn npy(path: &Path, shape: &[usize], descr: &str, data: &[u8]) {
-    let dims = shape.iter().map(|d| format!("{d},")).collect::<String>();
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({dims}), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(data);
-    std::fs::write(path, bytes).unwrap();
-}
-
 #[test]
 fn the_probe_matches_scikit_learn_on_the_same_features() {
     let tmp = tempfile::tempdir().unwrap();
@@ -86,11 +72,10 @@ fn the_probe_matches_scikit_learn_on_the_same_features() {
     let dir = tmp.path();
     let mut args = vec![];
     for (name, files, labels) in [("train", &train_files, &train_labels), ("test", &test_files, &test_labels)] {
-        let f = backbone.embed(files).unwrap();
-        let raw: Vec<u8> = f.iter().flat_map(|v| v.to_le_bytes()).collect();
-        npy(&dir.join(format!("{name}.npy")), &[f.nrows(), f.ncols()], "<f4", &raw);
-        let raw: Vec<u8> = labels.iter().flat_map(|v| v.to_le_bytes()).collect();
-        npy(&dir.join(format!("{name}_labels.npy")), &[labels.len()], "<i8", &raw);
+        // Features and labels as the CLI writes `.npy` files (labels as a float column).
+        std::fs::write(dir.join(format!("{name}.npy")), npy_bytes(&backbone.embed(files).unwrap())).unwrap();
+        let column = ndarray::Array2::from_shape_fn((labels.len(), 1), |(i, _)| labels[i] as f32);
+        std::fs::write(dir.join(format!("{name}_labels.npy")), npy_bytes(&column)).unwrap();
         args.push(dir.join(format!("{name}.npy")));
         args.push(dir.join(format!("{name}_labels.npy")));
     }

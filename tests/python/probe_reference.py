@@ -17,6 +17,8 @@ from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
 
 train, ytrain, test, ytest = (np.load(p) for p in sys.argv[1:5])
+# Labels may come as a float column (the features' own .npy writer).
+ytrain, ytest = ytrain.astype(np.int64).ravel(), ytest.astype(np.int64).ravel()
 k = int(sys.argv[5])
 classes = int(max(ytrain.max(), ytest.max())) + 1
 

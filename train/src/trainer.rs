@@ -372,7 +372,10 @@ fn init_from_checkpoint(net: &mut Net, path: &std::path::Path, classes: &[String
     let ck = checkpoint::load(path)?;
     let graph = net.graph().clone();
     if ck.graph.arch != graph.arch {
-        return Err(TrainError::Data { path: path.to_path_buf(), problem: format!("is a {} checkpoint, not {}", ck.graph.arch, graph.arch) });
+        return Err(TrainError::Data {
+            path: path.to_path_buf(),
+            problem: format!("is a {} checkpoint, not {}", ck.graph.arch, graph.arch),
+        });
     }
     let mut weights = ck.weights;
     let mut notes = vec![];

@@ -5,32 +5,17 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../../tests/support/data.rs"]
-mod data;
-use data::fashion_mnist;
+mod common;
+use common::{subset, turn};
 
 use std::path::Path;
 
 use cnnzoo_models::tuning::{Augment, Freeze, LrSchedule, OptimizerKind};
 use cnnzoo_models::{Arch, Tuning, Weights};
 use cnnzoo_train::checkpoint::{self, Paths};
-use cnnzoo_train::data::{load_idx, Dataset};
+use cnnzoo_train::data::Dataset;
 use cnnzoo_train::trainer::{train, Options};
 use tch::Device;
-
-/// libtorch's generator is global and training reseeds it: tests take turns.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn subset(train: usize, test: usize) -> Dataset {
-    let mut d = load_idx(&fashion_mnist()).unwrap();
-    d.train = d.train.take(train);
-    d.test = d.test.take(test);
-    d
-}
 
 fn options(arch: &str, dir: &Path, name: &str) -> Options {
     Options::recipe(Arch::find(arch).unwrap(), Device::Cpu, Paths::from_stem(&dir.join(name)))
