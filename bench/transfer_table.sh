@@ -10,6 +10,8 @@
 # no augmentation). Markdown out.
 #
 #   bash bench/transfer_table.sh [PRETRAIN_EPOCHS] [EPOCHS]
+#
+# PRE_AUGMENT (environment: none, flip or standard) augments the pretraining.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pre_epochs=${1:-5} epochs=${2:-30}
@@ -22,10 +24,10 @@ trap 'rm -rf "$work"' EXIT
 python bench/transfer_data.py "$data" "$work"
 recipe=(--arch tv_resnet18 --size 32 --device cpu -q --momentum 0.9 --weight-decay 0.0005 --lr-schedule cosine)
 started=$(date +%s)
-"$bin/cnnzoo-train" "${recipe[@]}" --data "$work/pre" --epochs "$pre_epochs" --batch-size 128 --lr 0.05 -o "$work/runs/pre" >/dev/null
+"$bin/cnnzoo-train" "${recipe[@]}" --data "$work/pre" --epochs "$pre_epochs" --batch-size 128 --lr 0.05 --augment "${PRE_AUGMENT:-none}" -o "$work/runs/pre" >/dev/null
 pre_acc=$(python -c "import json; print(json.load(open('$work/runs/pre.json'))['metrics'][-1]['test_acc'])")
 "$bin/cnnzoo-export" "$work/runs/pre.ot" -o "$work/runs/pre.onnx" >/dev/null
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores. Pretraining on classes 0-4: $pre_epochs epochs, test accuracy $pre_acc."
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores. Pretraining on classes 0-4: $pre_epochs epochs, augmentation ${PRE_AUGMENT:-none}, test accuracy $pre_acc."
 echo
 echo "| labelled images per class | (a) from scratch | (b) frozen backbone, new head | (c) fine-tuned, backbone at 0.1x | k-NN probe | linear probe |"
 echo "| --- | --- | --- | --- | --- | --- |"
