@@ -1,11 +1,14 @@
 """Fashion-MNIST as the image folders of bench/transfer_table.sh.
 
     python bench/transfer_data.py FASHION_MNIST_DIR OUT
+    python bench/transfer_data.py FASHION_MNIST_DIR OUT TRAIN_PER_CLASS TEST_PER_CLASS
 
 Writes OUT/pre/{train,test}/<class>/ with every image of classes 0-4 (the
 pretraining task), and OUT/few20 and OUT/few100/{train,test}/<class>/ with
 the first 20 or 100 training images of each of classes 5-9 and every test
-image of those classes (the transfer task).
+image of those classes (the transfer task). With the two counts, only OUT/{train,test}/<class>/
+with the first that many images of each of the ten classes (the probe
+table's data).
 """
 import gzip
 import os
@@ -40,6 +43,10 @@ def write(folder, images, labels, classes, per_class=None):
 
 train_x, train_y = idx("train-images-idx3-ubyte.gz"), idx("train-labels-idx1-ubyte.gz")
 test_x, test_y = idx("t10k-images-idx3-ubyte.gz"), idx("t10k-labels-idx1-ubyte.gz")
+if len(sys.argv) == 5:
+    write("train", train_x, train_y, range(10), int(sys.argv[3]))
+    write("test", test_x, test_y, range(10), int(sys.argv[4]))
+    sys.exit(0)
 write("pre/train", train_x, train_y, range(5))
 write("pre/test", test_x, test_y, range(5))
 for n in (20, 100):

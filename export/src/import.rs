@@ -79,6 +79,7 @@ pub fn checkpoint(
             device: "cpu".into(),
             precision: "fp32".into(),
             tuning: Default::default(),
+            val_split: None,
         },
         metrics: vec![],
         versions: [("cnnzoo".to_string(), env!("CARGO_PKG_VERSION").to_string())].into(),

@@ -47,10 +47,19 @@ struct Labelled {
     labels: Vec<usize>,
 }
 
-/// Embeds `dir`'s train and test splits with `backbone` and scores both classifiers.
-pub fn probe(backbone: &Backbone, dir: &Path, k: usize) -> Result<Probe, InferError> {
+/// The seed a held-out split is drawn with: `cnnzoo-train`'s default, so
+/// the probe tests on the images a default training run tests on.
+pub const HOLD_OUT_SEED: u64 = 42;
+
+/// Embeds `dir`'s train and test splits with `backbone` and scores both
+/// classifiers; with `val_split`, `dir` is one folder of class folders and
+/// that share of each class is the test split.
+pub fn probe(backbone: &Backbone, dir: &Path, k: usize, val_split: Option<f64>) -> Result<Probe, InferError> {
     let started = Instant::now();
-    let (train, test, classes) = embed_splits(backbone, dir)?;
+    let (train, test, classes) = match val_split {
+        Some(share) => embed_held_out(backbone, dir, share)?,
+        None => embed_splits(backbone, dir)?,
+    };
     let knn = knn_accuracy(&train.features, &train.labels, &test.features, &test.labels, classes, k);
     let (linear, linear_c) = linear_probe(&train.features, &train.labels, &test.features, &test.labels, classes);
     Ok(Probe {
@@ -91,11 +100,47 @@ fn embed_splits(backbone: &Backbone, dir: &Path) -> Result<(Labelled, Labelled, 
     }
     let classes = cnnzoo_models::data::FASHION_MNIST_CLASSES.len();
     let split = |name: &str| -> Result<Labelled, InferError> {
-        let data = read_fashion_mnist(dir, name, classes).map_err(|e| InferError::Data(e.to_string()))?;
+        let data = read_fashion_mnist(dir, name, classes).map_err(|e| match e {
+            cnnzoo_models::data::IdxError::Missing { .. } if cnnzoo_models::data::class_folders(dir).is_ok_and(|c| !c.is_empty()) => {
+                InferError::Data(format!(
+                    "{}: holds class folders but no train/ and test/: give --val-split 0.1 to hold out a tenth of each class for testing",
+                    dir.display()
+                ))
+            }
+            e => InferError::Data(e.to_string()),
+        })?;
         let images = idx_images(&data, dir)?;
         Ok(Labelled { features: backbone.embed(&images)?, labels: data.labels.iter().map(|&l| l as usize).collect() })
     };
     Ok((split("train")?, split("t10k")?, classes))
+}
+
+/// The features of one folder of class folders (or its `train/`), split by
+/// [`cnnzoo_models::data::hold_out`].
+fn embed_held_out(backbone: &Backbone, dir: &Path, share: f64) -> Result<(Labelled, Labelled, usize), InferError> {
+    if dir.join("test").exists() {
+        return Err(InferError::Data(format!(
+            "{}: exists: --val-split holds out part of a folder that has no test split",
+            dir.join("test").display()
+        )));
+    }
+    let root = if dir.join("train").is_dir() { dir.join("train") } else { dir.to_path_buf() };
+    let classes = cnnzoo_models::data::class_folders(&root).map_err(|e| InferError::Data(format!("{}: {e}", root.display())))?;
+    if classes.len() < 2 {
+        return Err(InferError::Data(format!("{}: a probe needs two classes or more", root.display())));
+    }
+    let by_class = classes.iter().map(|c| collect_images(&[root.join(c)])).collect();
+    let (train, test) = cnnzoo_models::data::hold_out(by_class, share, HOLD_OUT_SEED).map_err(|e| match e {
+        cnnzoo_models::data::HoldOutError::TooFew { class, .. } => {
+            InferError::Data(format!("{}: {e}", root.join(&classes[class]).display()))
+        }
+        e => InferError::Usage(format!("--val-split: {e}")),
+    })?;
+    let embed = |examples: Vec<(std::path::PathBuf, usize)>| -> Result<Labelled, InferError> {
+        let (files, labels): (Vec<_>, Vec<_>) = examples.into_iter().unzip();
+        Ok(Labelled { features: backbone.embed(&files)?, labels })
+    };
+    Ok((embed(train)?, embed(test)?, classes.len()))
 }
 
 fn idx_images(data: &IdxSplit, dir: &Path) -> Result<Vec<DynamicImage>, InferError> {

@@ -128,13 +128,18 @@ struct Cli {
     /// Evaluate on a test set: Fashion-MNIST IDX files, or an image folder's test/<class>/*.
     #[arg(long)]
     eval: Option<PathBuf>,
-    /// How good the frozen features are for DATA (Fashion-MNIST IDX files, or train/<class>/ and
-    /// test/<class>/ folders): k-NN and linear-probe accuracies on its test split.
+    /// How good the frozen features are for DATA (Fashion-MNIST IDX files, train/<class>/ and
+    /// test/<class>/ folders, or with --val-split one folder of class folders): k-NN and
+    /// linear-probe accuracies on its test split.
     #[arg(long, value_name = "DATA", conflicts_with_all = ["eval", "bench", "inputs"], help_heading = "Probe")]
     probe: Option<PathBuf>,
     /// With --probe: neighbours that vote in the k-NN classifier [default: 20].
     #[arg(long, value_parser = at_least_one, requires = "probe", help_heading = "Probe")]
     k: Option<usize>,
+    /// With --probe: DATA is one folder of class folders; hold out this share of each class
+    /// for testing, split as `cnnzoo-train --val-split` splits it (seed 42).
+    #[arg(long, value_name = "SHARE", value_parser = cnnzoo_models::flags::share, requires = "probe", help_heading = "Probe")]
+    val_split: Option<f64>,
 }
 
 /// The card fields given on the command line.
@@ -421,8 +426,8 @@ fn run(cli: &Cli) -> anyhow::Result<usize> {
         return Err(InferError::Usage("--eval DIR reads its own test set: give no image arguments with it".into()).into());
     }
     // clap's `requires` lets these through when image arguments are given.
-    if cli.k.is_some() && cli.probe.is_none() {
-        return Err(InferError::Usage("--k applies to --probe DATA".into()).into());
+    if (cli.k.is_some() || cli.val_split.is_some()) && cli.probe.is_none() {
+        return Err(InferError::Usage("--k and --val-split apply to --probe DATA".into()).into());
     }
     if cli.runs.is_some() && !cli.bench {
         return Err(InferError::Usage("--runs applies to --bench".into()).into());
@@ -447,7 +452,7 @@ fn run_probe(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
     if !backbone.has_features() {
         bail!("{}", cnnzoo_infer::no_features(backbone.path(), backbone.logits_output().unwrap_or("logits")));
     }
-    let p = cnnzoo_infer::feature_probe::probe(backbone, dir, cli.k.unwrap_or(20))?;
+    let p = cnnzoo_infer::feature_probe::probe(backbone, dir, cli.k.unwrap_or(20), cli.val_split)?;
     let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
     if cli.json {
         let fields = serde_json::to_value(&p)?;

@@ -108,3 +108,34 @@ fn a_probe_needs_two_splits_and_features() {
     let o = infer(&["--model", lenet_onnx().to_str().unwrap(), "--k", "5", "x.png"]);
     assert_eq!(o.status.code(), Some(2), "--k without --probe: {}", stderr(&o));
 }
+
+#[test]
+fn one_folder_of_class_folders_is_probed_on_a_held_out_share_of_each_class() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("photos");
+    let (files, labels) = write_split(&data, "train", 0, 300);
+    let model = tmp.path().join("pixels.onnx");
+    pixels_model(&model);
+    let probe = |extra: &[&str]| {
+        infer(&[&["--model", model.to_str().unwrap(), "--device", "cpu", "--probe", data.to_str().unwrap()], extra].concat())
+    };
+    let o = probe(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("holds class folders but no train/ and test/: give --val-split 0.1"), "{}", stderr(&o));
+
+    let o = probe(&["--val-split", "0.2", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The split cnnzoo-train --val-split 0.2 makes with its default seed.
+    let mut by_class: Vec<Vec<PathBuf>> = vec![vec![]; 10];
+    for (f, l) in files.into_iter().zip(labels) {
+        by_class[l as usize].push(f);
+    }
+    let (train, test) = cnnzoo_models::data::hold_out(by_class, 0.2, cnnzoo_infer::feature_probe::HOLD_OUT_SEED).unwrap();
+    assert_eq!((v["train_images"].as_u64(), v["test_images"].as_u64()), (Some(train.len() as u64), Some(test.len() as u64)));
+    assert!(test.len() >= 55 && test.len() <= 65, "about a fifth held out: {}", test.len());
+    assert!(v["knn_accuracy"].as_f64().unwrap() > 0.5, "{v}");
+
+    let o = probe(&["--val-split", "1.5"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -260,6 +260,7 @@ mod tests {
                 device: "cpu".into(),
                 precision: "fp32".into(),
                 tuning: Default::default(),
+                val_split: None,
             },
             metrics: vec![EpochMetrics { epoch: 1, loss: 1.0, train_acc: 0.5, test_acc: 0.625, examples_per_sec: 1.0, seconds: 1.0 }],
             versions: Default::default(),

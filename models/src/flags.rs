@@ -48,6 +48,14 @@ pub fn positive_number(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A share above 0 and below 1 (`--val-split 0.1`).
+pub fn share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        _ => Err(format!("{s:?}: expected a share above 0 and below 1, such as 0.1")),
+    }
+}
+
 /// Writes a binary's results to stdout, as `print!` would, but where
 /// `print!` panics: a closed pipe (`| head -1`) ends the program quietly with
 /// 0, as ripgrep does, and a failing stdout (`> /dev/full`) is one `error:`

@@ -24,6 +24,10 @@ pub struct Hyperparameters {
     /// The recipe beyond d2l's (d2l's own where the manifest predates it).
     #[serde(default)]
     pub tuning: crate::tuning::Tuning,
+    /// The share of each class held out for testing, where the data was one
+    /// folder of class folders (`--val-split`); split again by `seed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_split: Option<f64>,
 }
 
 fn fp32() -> String {
@@ -83,6 +87,9 @@ impl Manifest {
             return Err(format!("input {:?} (no side of 0)", self.input));
         }
         h.tuning.check()?;
+        if let Some(share) = h.val_split.filter(|s| !(*s > 0.0 && *s < 1.0)) {
+            return Err(format!("val_split {share} (above 0 and below 1)"));
+        }
         if self.input[0] != self.preprocessing.channels {
             return Err(format!(
                 "input {:?} has {} channel(s) but the preprocessing {}",

@@ -42,6 +42,7 @@ pub fn lenet(p: Preprocessing, opset: i64, edit: impl FnOnce(&mut Vec<(String, S
             device: "cpu".into(),
             precision: "fp32".into(),
             tuning: Default::default(),
+            val_split: None,
         },
         metrics: vec![EpochMetrics { epoch: 0, loss: 0.0, train_acc: 0.0, test_acc: 0.0, examples_per_sec: 0.0, seconds: 0.0 }],
         versions: Default::default(),

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 use cnnzoo_models::data::IdxError;
-use cnnzoo_models::flags::{at_least_one, batch_size, positive_number, thread_count};
+use cnnzoo_models::flags::{at_least_one, batch_size, positive_number, share, thread_count};
 use cnnzoo_models::tuning::{Augment, Freeze, LrSchedule, OptimizerKind};
-use cnnzoo_models::{Arch, Config, Graph, Tuning, ARCHS};
+use cnnzoo_models::{Arch, Config, Graph, Preprocessing, Tuning, ARCHS};
 use cnnzoo_train::checkpoint::Paths;
 use cnnzoo_train::data::{self, Mirror};
 use cnnzoo_train::device::resolve;
@@ -23,6 +23,7 @@ const EXAMPLES: &str = "Examples:
   cnnzoo-train --arch resnet18 --bench 5 --json  # training speed at the recipe, bf16 where native
   cnnzoo-train --arch lenet --resume             # continue runs/lenet.ot where it stopped
   cnnzoo-train --arch lenet --data my-images     # my-images/{train,test}/<class>/*.png
+  cnnzoo-train --arch tv_resnet18 --init resnet18.pth --data photos --val-split 0.1 --freeze backbone
   cnnzoo-train --list";
 
 #[derive(Debug, Parser)]
@@ -58,6 +59,9 @@ struct Cli {
     /// Input side in pixels [default: the recipe's].
     #[arg(long, value_parser = at_least_one)]
     size: Option<usize>,
+    /// Input channels: 1 (gray) or 3 (RGB) [default: the weights' card with --init, else the network family's: 1 for d2l's, 3 for torchvision's].
+    #[arg(long, value_name = "1|3", value_parser = channel_count)]
+    in_chans: Option<usize>,
     /// Seed of initialization, shuffling and dropout [default: 42].
     #[arg(long)]
     seed: Option<u64>,
@@ -73,10 +77,15 @@ struct Cli {
     /// Time STEPS SGD steps on a fixed batch at the recipe's batch and size (after one warm-up step), print the speed, and exit.
     #[arg(long, value_name = "STEPS", value_parser = at_least_one, conflicts_with_all = ["epochs", "out", "resume", "data", "train_limit", "test_limit", "download", "download_only", "allow_one_class"])]
     bench: Option<usize>,
-    /// Fashion-MNIST IDX files, or an image folder with train/ and test/
+    /// Fashion-MNIST IDX files, an image folder with train/ and test/, or
+    /// with --val-split one folder of class folders
     /// [default: $CNNZOO_DATA, then ./data/fashion-mnist].
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Hold out this share of each class of --data (one folder of class
+    /// folders, no test/) for testing, split by --seed; 0 to 1, e.g. 0.1.
+    #[arg(long, value_name = "SHARE", value_parser = share)]
+    val_split: Option<f64>,
     /// Download Fashion-MNIST into --data first (checksums verified).
     #[arg(long)]
     download: bool,
@@ -151,6 +160,15 @@ fn choice<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
     })
 }
 
+/// 1 or 3 input channels.
+fn channel_count(s: &str) -> Result<usize, String> {
+    match s {
+        "1" => Ok(1),
+        "3" => Ok(3),
+        _ => Err(format!("{s:?}: expected 1 (gray) or 3 (RGB)")),
+    }
+}
+
 /// A number from 0 to 1.
 fn fraction(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -186,6 +204,8 @@ fn refuse_contradictions(cli: &Cli, paths: &Paths) -> anyhow::Result<()> {
         ("--batch-size".into(), cli.batch_size.map(|v| v.to_string()), h.batch_size.to_string()),
         ("--seed".into(), cli.seed.map(|v| v.to_string()), h.seed.to_string()),
         ("--size".into(), cli.size.map(|v| v.to_string()), manifest.input[1].to_string()),
+        ("--in-chans".into(), cli.in_chans.map(|v| v.to_string()), manifest.input[0].to_string()),
+        ("--val-split".into(), cli.val_split.map(|v| v.to_string()), h.val_split.map_or("no".into(), |v| v.to_string())),
     ];
     // The recipe's flags, compared field by field as the manifest holds them.
     let field = |t: &Tuning| serde_json::to_value(t).unwrap_or_default();
@@ -241,6 +261,36 @@ fn print_summary(graph: &Graph, json: bool) {
     );
 }
 
+/// The run's preprocessing, which the data is prepared with and the model
+/// card keeps: the checkpoint's on `--resume`; with `--init`, the one its
+/// weights were trained with (a checkpoint's card, a timm folder's
+/// `pretrained_cfg`, torchvision's published transforms); otherwise the
+/// network's own (its family's channels, the recipe's size, pixels in
+/// [0, 1]). `--size` changes the input side, keeping the resize's
+/// proportion; `--in-chans` the channels, averaging colour statistics.
+fn card(cli: &Cli, arch: &Arch, paths: &Paths) -> anyhow::Result<Preprocessing> {
+    let of_checkpoint = |manifest: &std::path::Path| -> anyhow::Result<Preprocessing> {
+        Ok(cnnzoo_train::checkpoint::read_manifest(manifest)?.preprocessing)
+    };
+    if let Some(init) = &cli.init {
+        std::fs::metadata(init).with_context(|| format!("--init {}", init.display()))?;
+    }
+    let base = match &cli.init {
+        _ if cli.resume => return of_checkpoint(&paths.manifest),
+        Some(init) if init.extension().is_some_and(|e| e == "ot") => of_checkpoint(&Paths::from_stem(&init.with_extension("")).manifest)?,
+        Some(init) => cnnzoo_models::weights::preprocessing_of(init, arch)?,
+        None => Preprocessing::new(arch.default_config().in_channels, arch.recipe.size),
+    };
+    let base = match cli.size {
+        Some(size) => base.with_size(size),
+        None => base,
+    };
+    Ok(match cli.in_chans {
+        Some(channels) => base.with_channels(channels),
+        None => base,
+    })
+}
+
 fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     if let Some(n) = cli.threads {
         tch::set_num_threads(n as i32);
@@ -292,9 +342,23 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
             return Ok(());
         }
     }
+    let stem = match cli.out.clone() {
+        // `-o DIR/` or an existing folder: the run is named after the network inside it.
+        Some(out) if out.is_dir() || out.as_os_str().to_string_lossy().ends_with('/') => out.join(arch.name),
+        Some(out) => out,
+        None => PathBuf::from("runs").join(arch.name),
+    };
+    let paths = Paths::from_stem(&stem);
+    let mut val_split = cli.val_split;
+    if cli.resume {
+        refuse_contradictions(&cli, &paths)?;
+        val_split = cnnzoo_train::checkpoint::read_manifest(&paths.manifest)?.hyperparameters.val_split;
+    }
+    let card = card(&cli, arch, &paths)?;
+    let size = card.size;
     // Validates the size before reading any data.
-    arch.build(&Config { size, ..arch.default_config() })?;
-    let mut dataset = data::load(&dir, 1, size).map_err(|e| match e {
+    arch.build(&Config { size, in_channels: card.channels, ..arch.default_config() })?;
+    let mut dataset = data::load(&dir, &card, val_split, cli.seed.unwrap_or(42)).map_err(|e| match e {
         TrainError::Idx(IdxError::Missing { .. }) => {
             anyhow!("{e}; --data names Fashion-MNIST's folder (or one with train/ and test/ image folders), --download fetches it")
         }
@@ -313,18 +377,8 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     if let Some(n) = cli.test_limit {
         dataset.test = dataset.test.take(n);
     }
-    let stem = match cli.out.clone() {
-        // `-o DIR/` or an existing folder: the run is named after the network inside it.
-        Some(out) if out.is_dir() || out.as_os_str().to_string_lossy().ends_with('/') => out.join(arch.name),
-        Some(out) => out,
-        None => PathBuf::from("runs").join(arch.name),
-    };
     if let Some(parent) = stem.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let paths = Paths::from_stem(&stem);
-    if cli.resume {
-        refuse_contradictions(&cli, &paths)?;
     }
     let tuning = cli.tuning(Tuning::default());
     let opts = Options {
@@ -339,6 +393,7 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
         progress: !cli.quiet,
         precision,
         layout,
+        val_split,
         ..Options::recipe(arch, device, paths)
     };
     eprintln!(

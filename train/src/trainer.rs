@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use cnnzoo_models::tuning::{Augment, Freeze, OptimizerKind};
-use cnnzoo_models::{Arch, Config, EpochMetrics, Hyperparameters, Manifest, Preprocessing, Tuning};
+use cnnzoo_models::{Arch, Config, EpochMetrics, Hyperparameters, Manifest, Tuning};
 use indicatif::{ProgressBar, ProgressStyle};
 use tch::nn::{OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -48,6 +48,9 @@ pub struct Options {
     /// Train a frozen backbone's head on features computed once (the
     /// default; off, every epoch runs the whole network, as a check).
     pub cache_features: bool,
+    /// The share of each class held out for testing when the data is one
+    /// folder of class folders (recorded, so `--resume` splits it again).
+    pub val_split: Option<f64>,
 }
 
 impl Options {
@@ -70,6 +73,7 @@ impl Options {
             layout: Layout::Contiguous,
             tuning: Tuning::default(),
             cache_features: true,
+            val_split: None,
         }
     }
 }
@@ -196,13 +200,14 @@ fn versions(device: Device) -> BTreeMap<String, String> {
     v
 }
 
-fn new_manifest(o: &Options, data: &Dataset, channels: usize) -> Manifest {
+fn new_manifest(o: &Options, data: &Dataset) -> Manifest {
+    let preprocessing = data.preprocessing.clone().with_size(o.size);
     Manifest {
         format: Manifest::FORMAT,
         arch: o.arch.name.into(),
-        input: [channels, o.size, o.size],
+        input: [preprocessing.channels, o.size, o.size],
         classes: data.classes.clone(),
-        preprocessing: Preprocessing::new(channels, o.size),
+        preprocessing,
         hyperparameters: Hyperparameters {
             epochs: o.epochs,
             batch_size: o.batch_size,
@@ -218,6 +223,7 @@ fn new_manifest(o: &Options, data: &Dataset, channels: usize) -> Manifest {
             device: crate::device::describe(o.device),
             precision: o.precision.to_string(),
             tuning: o.tuning,
+            val_split: o.val_split,
         },
         metrics: vec![],
         versions: versions(o.device),
@@ -242,7 +248,14 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
         )));
     }
     let mut o = opts.clone();
-    let channels = data.train.images.size()[1] as usize;
+    let channels = data.preprocessing.channels;
+    if data.train.images.size()[1] != channels as i64 {
+        return Err(TrainError::Options(format!(
+            "{}: images of {} channel(s) for a card of {channels}",
+            data.name,
+            data.train.images.size()[1]
+        )));
+    }
     let cfg = Config { in_channels: channels, classes: data.classes.len(), size: o.size };
     let graph = o.arch.build(&cfg)?;
 
@@ -250,7 +263,7 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
     let vs = VarStore::new(o.device);
     let mut net = Net::new(&vs.root(), graph);
     net.set_compute(o.precision, o.layout);
-    let mut manifest = new_manifest(&o, data, channels);
+    let mut manifest = new_manifest(&o, data);
     if let Some(path) = &o.init {
         let notes = init_from(&mut net, path, &data.classes)?;
         for note in &notes {

@@ -118,7 +118,7 @@ fn channels_last_in_fp32_computes_what_contiguous_computes() {
 #[test]
 fn the_seed_lenet_recipe_in_bf16_ends_where_fp32_ends() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let data = cnnzoo_train::data::load(&fashion_mnist(), 1, 28).unwrap();
+    let data = cnnzoo_train::data::load(&fashion_mnist(), &cnnzoo_models::Preprocessing::new(1, 28), None, 42).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let lenet = Arch::find("lenet").unwrap();
     let run = |precision: Precision| {

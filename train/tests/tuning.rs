@@ -137,7 +137,7 @@ fn folder(dir: &Path, classes: &[&str]) -> Dataset {
             }
         }
     }
-    cnnzoo_train::data::load(dir, 1, 28).unwrap()
+    cnnzoo_train::data::load(dir, &cnnzoo_models::Preprocessing::new(1, 28), None, 42).unwrap()
 }
 
 #[test]

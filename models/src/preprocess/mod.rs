@@ -177,6 +177,27 @@ impl Preprocessing {
         Ok(p)
     }
 
+    /// The same steps for a square input of side `size`: the crop changes and
+    /// the resize keeps its proportion to it (256/224 stays 8/7).
+    pub fn with_size(mut self, size: usize) -> Self {
+        self.resize_size = self.resize_size.map(|r| (r * size).div_ceil(self.size).max(size));
+        self.size = size;
+        self.height = None;
+        self
+    }
+
+    /// The same steps for `channels` channels: a gray input takes the
+    /// average of the colour statistics.
+    pub fn with_channels(mut self, channels: usize) -> Self {
+        if channels != self.channels {
+            let avg = |v: &Option<Vec<f32>>| v.as_ref().map(|v| vec![v.iter().sum::<f32>() / v.len() as f32; channels]);
+            self.mean = avg(&self.mean);
+            self.std = avg(&self.std);
+            self.channels = channels;
+        }
+        self
+    }
+
     /// The network input's `(height, width)`.
     pub fn input_hw(&self) -> (usize, usize) {
         (self.height.unwrap_or(self.size), self.size)

@@ -66,27 +66,12 @@ pub fn fit(state: StateDict, opts: &ImportOptions) -> Result<Imported, ModelErro
         })?,
         (None, None) => return Err(problem(&path, "a state dict does not say its network: give --arch (for example tv_resnet18)")),
     };
-    // Preprocessing: the timm folder's config, else the family's published transforms.
-    let mut preprocessing = match hub.as_ref().and_then(|c| c.pretrained_cfg.as_ref()) {
-        Some(cfg) => Preprocessing::timm(cfg).map_err(|e| problem(&path, format!("config.json pretrained_cfg: {e}")))?,
-        None => match arch.published {
-            Some(p) => Preprocessing::torchvision(p.resize_size, p.crop_size, Filter::BilinearAntialias, p.mean, p.std),
-            None => Preprocessing::new(arch.default_config().in_channels, arch.recipe.size),
-        },
-    };
+    let mut preprocessing = published_preprocessing(hub.as_ref(), arch).map_err(|e| problem(&path, e))?;
     if let Some(size) = opts.size {
-        // The crop changes and the resize keeps its proportion to it (256/224 stays 8/7).
-        preprocessing.resize_size = preprocessing.resize_size.map(|r| (r * size).div_ceil(preprocessing.size).max(size));
-        preprocessing.size = size;
+        preprocessing = preprocessing.with_size(size);
     }
     let in_chans = opts.in_chans.unwrap_or(preprocessing.channels);
-    if in_chans != preprocessing.channels {
-        // A gray input takes the average of the colour statistics.
-        let avg = |v: &Option<Vec<f32>>| v.as_ref().map(|v| vec![v.iter().sum::<f32>() / v.len() as f32; in_chans]);
-        preprocessing.mean = avg(&preprocessing.mean);
-        preprocessing.std = avg(&preprocessing.std);
-        preprocessing.channels = in_chans;
-    }
+    preprocessing = preprocessing.with_channels(in_chans);
     preprocessing.validate().map_err(|e| problem(&path, format!("preprocessing: {e}")))?;
     // The classes: as many as the head in the file has.
     let probe = arch.build(&Config { in_channels: in_chans, classes: 1, size: preprocessing.size })?;
@@ -107,4 +92,24 @@ pub fn fit(state: StateDict, opts: &ImportOptions) -> Result<Imported, ModelErro
         return Err(problem(&path, format!("{} class names for a head of {classes} classes", names.len())));
     }
     Ok(Imported { arch, graph, weights, classes: names, preprocessing, source: state.source, notes })
+}
+
+/// The preprocessing the weights were trained with: a timm folder's
+/// `pretrained_cfg`, else the family's published transforms
+/// (torchvision's `weights.transforms()`), else the network's own card.
+pub fn published_preprocessing(hub: Option<&super::HubConfig>, arch: &Arch) -> Result<Preprocessing, String> {
+    match hub.and_then(|c| c.pretrained_cfg.as_ref()) {
+        Some(cfg) => Preprocessing::timm(cfg).map_err(|e| format!("config.json pretrained_cfg: {e}")),
+        None => Ok(match arch.published {
+            Some(p) => Preprocessing::torchvision(p.resize_size, p.crop_size, Filter::BilinearAntialias, p.mean, p.std),
+            None => Preprocessing::new(arch.default_config().in_channels, arch.recipe.size),
+        }),
+    }
+}
+
+/// What [`published_preprocessing`] gives for the weights at `path` (a timm
+/// folder reads only its `config.json`), without reading the tensors.
+pub fn preprocessing_of(path: &Path, arch: &Arch) -> Result<Preprocessing, ModelError> {
+    let hub = if path.is_dir() { Some(super::hub::open(path).map_err(|e| problem(path, e))?.0) } else { None };
+    published_preprocessing(hub.as_ref(), arch).map_err(|e| problem(path, e))
 }

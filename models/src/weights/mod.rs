@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use crate::{Graph, ModelError};
 
 pub use hub::{weights_file as hub_weights_file, HubConfig, PretrainedCfg};
-pub use import::{fit, import, ImportOptions, Imported, IMAGENET1K_CLASSES};
+pub use import::{fit, import, preprocessing_of, published_preprocessing, ImportOptions, Imported, IMAGENET1K_CLASSES};
 pub use source::{adapt, adapt_new_head, read_state_dict, StateDict, WeightsSource, MAX_WEIGHTS_BYTES};
 
 /// IEEE half precision to single, exactly (every f16 is an f32).

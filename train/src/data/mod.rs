@@ -1,22 +1,26 @@
 //! Datasets: Fashion-MNIST in IDX files, or a folder of images per class.
-//! Both end up as a float tensor of images in [0, 1] plus class indices.
+//! Both end up as a float tensor of prepared images plus class indices, and
+//! the preprocessing that made them, which becomes the model card's.
 
 mod download;
 mod folder;
 
 use std::path::Path;
 
-use cnnzoo_models::data::read_fashion_mnist;
+use cnnzoo_models::data::{class_folders, read_fashion_mnist, IdxError};
 pub use cnnzoo_models::data::{FASHION_MNIST_CLASSES, FASHION_MNIST_FILES};
+use cnnzoo_models::preprocess::Filter;
+use cnnzoo_models::Preprocessing;
 
 use tch::{Kind, Tensor};
 
 pub use download::{download_fashion_mnist, Mirror};
-pub use folder::load_folder;
+pub use folder::{load_folder, load_held_out};
 
-use crate::error::Result;
+use crate::error::{Result, TrainError};
 
-/// One split: `images` is `[N, C, H, W]` float in [0, 1] on the CPU, `labels` `[N]` int64.
+/// One split: `images` is `[N, C, H, W]` float on the CPU, prepared as the
+/// dataset's `preprocessing` says; `labels` `[N]` int64.
 #[derive(Debug)]
 pub struct Split {
     pub images: Tensor,
@@ -46,6 +50,10 @@ pub struct Dataset {
     pub classes: Vec<String>,
     pub train: Split,
     pub test: Split,
+    /// What a picture went through to become a row of `images`; the
+    /// trainer writes it into the manifest at the network's input size
+    /// (IDX images are resized per batch, with the filter it names).
+    pub preprocessing: Preprocessing,
 }
 
 fn idx_split(dir: &Path, prefix: &str, classes: usize) -> Result<Split> {
@@ -62,15 +70,55 @@ pub fn load_idx(dir: &Path) -> Result<Dataset> {
         train: idx_split(dir, "train", classes.len())?,
         test: idx_split(dir, "t10k", classes.len())?,
         classes,
+        preprocessing: Preprocessing::new(1, 28),
     })
 }
 
-/// An IDX folder when it holds the Fashion-MNIST files, else an image folder
-/// with `train/` and `test/` subfolders of one folder per class.
-pub fn load(dir: &Path, channels: usize, size: usize) -> Result<Dataset> {
-    if dir.join("train").is_dir() && dir.join("test").is_dir() {
-        load_folder(dir, channels, size)
-    } else {
-        load_idx(dir)
+/// [`load_idx`] for a network whose card is `card`: gray 28 px images,
+/// normalized with the card's statistics (averaged over colour where the
+/// card is RGB). The whole image is the input (no crop: there is nothing
+/// around a Fashion-MNIST garment to cut away), resized per batch with
+/// antialiased bilinear filtering, as the card then says.
+pub fn load_idx_for(dir: &Path, card: &Preprocessing) -> Result<Dataset> {
+    let mut d = load_idx(dir)?;
+    let card = card.clone().with_channels(1);
+    if let (Some(mean), Some(std)) = (&card.mean, &card.std) {
+        for split in [&mut d.train, &mut d.test] {
+            split.images = (&split.images - f64::from(mean[0])) / f64::from(std[0]);
+        }
     }
+    d.preprocessing =
+        Preprocessing { resize_size: None, resize: Filter::BilinearAntialias, uint8_resize: false, height: None, size: 28, ..card };
+    Ok(d)
+}
+
+/// Reads `dir` for a network whose card is `card`, by one rule:
+/// - with `val_split`, `dir` (or its `train/`) is one folder of class
+///   folders, and that share of each class is held out for testing;
+/// - `train/` and `test/` subfolders: an image folder, each picture prepared
+///   exactly as the card says (its channels, resize, crop, normalization);
+/// - otherwise Fashion-MNIST's IDX files (see [`load_idx_for`]).
+pub fn load(dir: &Path, card: &Preprocessing, val_split: Option<f64>, seed: u64) -> Result<Dataset> {
+    let (train, test) = (dir.join("train"), dir.join("test"));
+    if let Some(share) = val_split {
+        if test.exists() {
+            return Err(TrainError::Data {
+                path: test,
+                problem: "exists: --val-split holds out part of a folder that has no test split; drop --val-split to test on test/".into(),
+            });
+        }
+        return load_held_out(if train.is_dir() { &train } else { dir }, card, share, seed);
+    }
+    if train.is_dir() && test.is_dir() {
+        return load_folder(dir, card);
+    }
+    load_idx_for(dir, card).map_err(|e| match e {
+        // A folder of class folders without a split: say how to split it.
+        TrainError::Idx(IdxError::Missing { .. }) if class_folders(dir).is_ok_and(|c| !c.is_empty()) => TrainError::Data {
+            path: dir.into(),
+            problem: "holds class folders but no train/ and test/: give --val-split 0.1 to hold out a tenth of each class for testing"
+                .into(),
+        },
+        e => e,
+    })
 }
