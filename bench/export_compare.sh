@@ -4,12 +4,7 @@
 # torch.onnx.export of the same network with the same weights. Markdown out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/env.sh
-cargo build --release --workspace --bins --quiet
-bin=$CARGO_TARGET_DIR/release
-data=${CNNZOO_DATA:-../shared/data/fashion-mnist}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source bench/setup.sh
 echo "| net | export s (ours) | torch.onnx.export s | nodes ours / torch | ORT ms b1 ours / torch | ORT ms b64 ours / torch | latency ratio b1 / b64 |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 for arch in lenet alexnet nin googlenet resnet18 densenet; do

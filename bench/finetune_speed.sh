@@ -17,12 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 per_train=${1:-400} per_test=${2:-100} epochs=${3:-10} limit=${4:-256}
-source scripts/env.sh
-cargo build --release --workspace --bins --quiet
-bin=$CARGO_TARGET_DIR/release
-data=$(cnnzoo_data release)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source bench/setup.sh
 python bench/finetune_peer.py data "$data" "$work/photos" "$per_train" "$per_test"
 python bench/finetune_peer.py weights "$work/resnet18.pth"
 recipe=(--arch tv_resnet18 --init "$work/resnet18.pth" --data "$work/photos" --device cpu --batch-size 32 --lr 0.001 --momentum 0.9 -q)

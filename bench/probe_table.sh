@@ -10,12 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-1} limit=${2:-60000} per_class=${3:-200}
-source scripts/env.sh
-cargo build --release --workspace --bins --quiet
-bin=$CARGO_TARGET_DIR/release
-data=$(cnnzoo_data release)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source bench/setup.sh
 python bench/transfer_data.py "$data" "$work/probe" "$per_class" "$per_class"
 started=$(date +%s)
 bash bench/seed_table.sh --epochs "$epochs" --train-limit "$limit" > "$work/seed.md"

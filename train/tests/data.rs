@@ -190,12 +190,12 @@ fn an_image_folder_of_any_size_and_mode_becomes_a_dataset() {
         }
     }
     std::fs::write(dir.path().join("train/cat/.DS_Store"), b"junk").unwrap();
-    let d = load(dir.path(), 1, 28).unwrap();
+    let d = load(dir.path(), &cnnzoo_models::Preprocessing::new(1, 28), None, 42).unwrap();
     assert_eq!(d.classes, ["cat", "dog"]);
     assert_eq!(d.train.images.size(), [6, 1, 28, 28]);
     assert_eq!(Vec::<i64>::try_from(&d.test.labels).unwrap(), [0, 0, 1, 1]);
 
     std::fs::write(dir.path().join("train/dog/broken.png"), b"not a png").unwrap();
-    let e = load(dir.path(), 1, 28).unwrap_err().to_string();
+    let e = load(dir.path(), &cnnzoo_models::Preprocessing::new(1, 28), None, 42).unwrap_err().to_string();
     assert!(e.contains("broken.png"), "{e}");
 }
