@@ -34,7 +34,7 @@ peer_s=$(field "$work/peer.json" "['seconds']")
 printf '| PyTorch tutorial loop (fp32) | %.1f | %.4f | 1.00 |\n' "$peer_s" "$(field "$work/peer.json" "['accuracy']")"
 for precision in fp32 auto; do
   t0=$(date +%s.%N)
-  "$bin/cnnzoo-train" "${recipe[@]}" --freeze backbone --epochs "$epochs" --precision "$precision" -o "$work/frozen-$precision" > /dev/null
+  "$bin/cnnzoo-train" "${recipe[@]}" --freeze backbone --epochs "$epochs" --precision "$precision" -o "$work/frozen-$precision" > /dev/null 2>&1
   t1=$(date +%s.%N)
   s=$(python -c "print($t1 - $t0)")
   used=$(field "$work/frozen-$precision.json" "['hyperparameters']['precision']")
@@ -50,7 +50,7 @@ for precision in fp32 bf16; do
   python bench/finetune_peer.py full "$work/photos" "$work/resnet18.pth" 32 "$limit" "$precision" > "$work/full-peer.json"
   layout=contiguous
   [ "$precision" = bf16 ] && layout=channels-last
-  "$bin/cnnzoo-train" "${recipe[@]}" --freeze none --epochs 1 --train-limit "$limit" --test-limit 32 --precision "$precision" --memory-format "$layout" -o "$work/full-$precision" > /dev/null
+  "$bin/cnnzoo-train" "${recipe[@]}" --freeze none --epochs 1 --train-limit "$limit" --test-limit 32 --precision "$precision" --memory-format "$layout" -o "$work/full-$precision" > /dev/null 2>&1
   p=$(field "$work/full-peer.json" "['examples_per_sec']")
   c=$(field "$work/full-$precision.json" "['metrics'][-1]['examples_per_sec']")
   printf '| %s | %.1f | %.1f | %.2fx |\n' "$precision" "$p" "$c" "$(python -c "print($c / $p)")"
