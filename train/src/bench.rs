@@ -41,13 +41,15 @@ pub fn bench(
     let torch = |source| TrainError::Torch { path: "--bench".into(), source };
     tch::manual_seed(0);
     let vs = VarStore::new(device);
-    let mut net = Net::new(&vs.root(), arch.build(&cnnzoo_models::Config { size, ..arch.default_config() })?);
+    // The network's own setting: 1 channel and 10 classes for d2l's, 3 and 1000 for torchvision's.
+    let cfg = cnnzoo_models::Config { size, ..arch.default_config() };
+    let mut net = Net::new(&vs.root(), arch.build(&cfg)?);
     net.set_compute(precision, layout);
     let mut opt = tch::nn::Sgd::default().build(&vs, arch.recipe.lr).map_err(torch)?;
     let mut updater = Updater::new(precision);
     let (b, s) = (batch as i64, size as i64);
-    let x = Tensor::rand([b, 1, s, s], (Kind::Float, device));
-    let y = Tensor::randint(10, [b], (Kind::Int64, device));
+    let x = Tensor::rand([b, cfg.in_channels as i64, s, s], (Kind::Float, device));
+    let y = Tensor::randint(cfg.classes as i64, [b], (Kind::Int64, device));
     let mut step = || {
         let loss = net.forward(&x, true).cross_entropy_for_logits(&y);
         updater.step(&mut opt, &vs, &loss);

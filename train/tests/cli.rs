@@ -144,3 +144,14 @@ fn completions_are_printed_for_a_shell() {
     let script = String::from_utf8_lossy(&o.stdout);
     assert!(script.contains("complete -F") && script.contains("--allow-one-class") && script.contains("--resume"));
 }
+
+#[test]
+fn bench_runs_a_torchvision_layout_at_its_own_channels() {
+    // ImageNet's setting: 3 channels, 1000 classes (a 1-channel batch once
+    // reached libtorch and panicked with C++ frames).
+    let o = train(&["--arch", "tv_resnet18", "--bench", "1", "--batch-size", "2", "--size", "32", "--device", "cpu", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["arch"], "tv_resnet18");
+    assert!(v["examples_per_sec"].as_f64().unwrap() > 0.0, "{v}");
+}
