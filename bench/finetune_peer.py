@@ -13,11 +13,11 @@ fine-tuning in PyTorch eager.
     python finetune_peer.py frozen DATA WEIGHTS EPOCHS BATCH
         the tutorial's frozen-backbone loop; JSON: seconds (whole, from
         reading the weights), test accuracy after the last epoch.
-    python finetune_peer.py full DATA WEIGHTS BATCH LIMIT PRECISION
-        one epoch of full fine-tuning (every weight learns, batch norm in
-        training mode) on the first LIMIT training images, decoded
-        beforehand; PRECISION fp32, or bf16 (autocast, channels_last);
-        JSON: examples/s of the training steps.
+    python finetune_peer.py full DATA WEIGHTS BATCH LIMIT PRECISION [EPOCHS]
+        EPOCHS (default 1) epochs of full fine-tuning (every weight learns,
+        batch norm in training mode) on the first LIMIT training images,
+        decoded beforehand; PRECISION fp32, or bf16 (autocast,
+        channels_last); JSON: examples/s of the last epoch's steps.
 
 The frozen backbone runs in evaluation mode: the tutorial's `model.train()`
 would update its batch-norm statistics, which a frozen backbone keeps.
@@ -104,7 +104,7 @@ def frozen(root, weights, epochs, batch):
     print(json.dumps({"seconds": time.perf_counter() - started, "accuracy": correct / n, "epochs": epochs}))
 
 
-def full(root, weights, batch, limit, precision):
+def full(root, weights, batch, limit, precision, epochs=1):
     import torch
 
     torch.manual_seed(0)
@@ -124,17 +124,18 @@ def full(root, weights, batch, limit, precision):
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
-    seen, started = 0, time.perf_counter()
-    for s in range(0, len(y_all), batch):
-        x, y = x_all[s : s + batch], y_all[s : s + batch]
-        if bf16:
-            x = x.contiguous(memory_format=torch.channels_last)
-        opt.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        seen += len(y)
+    for _ in range(epochs):
+        seen, started = 0, time.perf_counter()
+        for s in range(0, len(y_all), batch):
+            x, y = x_all[s : s + batch], y_all[s : s + batch]
+            if bf16:
+                x = x.contiguous(memory_format=torch.channels_last)
+            opt.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            seen += len(y)
     seconds = time.perf_counter() - started
     print(json.dumps({"examples_per_sec": seen / seconds, "examples": seen, "precision": precision, "torch": torch.__version__}))
 
@@ -152,6 +153,6 @@ if __name__ == "__main__":
     elif cmd == "frozen":
         frozen(args[0], args[1], int(args[2]), int(args[3]))
     elif cmd == "full":
-        full(args[0], args[1], int(args[2]), int(args[3]), args[4])
+        full(args[0], args[1], int(args[2]), int(args[3]), args[4], int(args[5]) if len(args) > 5 else 1)
     else:
         sys.exit(f"unknown command {cmd}")
