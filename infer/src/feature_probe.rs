@@ -101,12 +101,10 @@ fn embed_splits(backbone: &Backbone, dir: &Path) -> Result<(Labelled, Labelled, 
     let classes = cnnzoo_models::data::FASHION_MNIST_CLASSES.len();
     let split = |name: &str| -> Result<Labelled, InferError> {
         let data = read_fashion_mnist(dir, name, classes).map_err(|e| match e {
-            cnnzoo_models::data::IdxError::Missing { .. } if cnnzoo_models::data::class_folders(dir).is_ok_and(|c| !c.is_empty()) => {
-                InferError::Data(format!(
-                    "{}: holds class folders but no train/ and test/: give --val-split 0.1 to hold out a tenth of each class for testing",
-                    dir.display()
-                ))
-            }
+            cnnzoo_models::data::IdxError::Missing { .. } => match cnnzoo_models::data::unsplit_hint(dir) {
+                Some(hint) => InferError::Data(format!("{}: {hint}", dir.display())),
+                None => InferError::Data(e.to_string()),
+            },
             e => InferError::Data(e.to_string()),
         })?;
         let images = idx_images(&data, dir)?;
@@ -118,13 +116,7 @@ fn embed_splits(backbone: &Backbone, dir: &Path) -> Result<(Labelled, Labelled, 
 /// The features of one folder of class folders (or its `train/`), split by
 /// [`cnnzoo_models::data::hold_out`].
 fn embed_held_out(backbone: &Backbone, dir: &Path, share: f64) -> Result<(Labelled, Labelled, usize), InferError> {
-    if dir.join("test").exists() {
-        return Err(InferError::Data(format!(
-            "{}: exists: --val-split holds out part of a folder that has no test split",
-            dir.join("test").display()
-        )));
-    }
-    let root = if dir.join("train").is_dir() { dir.join("train") } else { dir.to_path_buf() };
+    let root = cnnzoo_models::data::held_out_root(dir).map_err(|e| InferError::Data(e.to_string()))?;
     let classes = cnnzoo_models::data::class_folders(&root).map_err(|e| InferError::Data(format!("{}: {e}", root.display())))?;
     if classes.len() < 2 {
         return Err(InferError::Data(format!("{}: a probe needs two classes or more", root.display())));

@@ -196,8 +196,7 @@ impl Cli {
 
 /// `--resume` continues with the checkpoint's recipe; a flag that says
 /// otherwise is refused rather than silently ignored.
-fn refuse_contradictions(cli: &Cli, paths: &Paths) -> anyhow::Result<()> {
-    let manifest = cnnzoo_train::checkpoint::read_manifest(&paths.manifest)?;
+fn refuse_contradictions(cli: &Cli, paths: &Paths, manifest: &cnnzoo_models::Manifest) -> anyhow::Result<()> {
     let h = &manifest.hyperparameters;
     let mut given: Vec<(String, Option<String>, String)> = vec![
         ("--lr".into(), cli.lr.map(|v| v.to_string()), h.lr.to_string()),
@@ -268,16 +267,17 @@ fn print_summary(graph: &Graph, json: bool) {
 /// network's own (its family's channels, the recipe's size, pixels in
 /// [0, 1]). `--size` changes the input side, keeping the resize's
 /// proportion; `--in-chans` the channels, averaging colour statistics.
-fn card(cli: &Cli, arch: &Arch, paths: &Paths) -> anyhow::Result<Preprocessing> {
-    let of_checkpoint = |manifest: &std::path::Path| -> anyhow::Result<Preprocessing> {
-        Ok(cnnzoo_train::checkpoint::read_manifest(manifest)?.preprocessing)
-    };
+fn card(cli: &Cli, arch: &Arch, resumed: Option<&cnnzoo_models::Manifest>) -> anyhow::Result<Preprocessing> {
+    if let Some(manifest) = resumed {
+        return Ok(manifest.preprocessing.clone());
+    }
     if let Some(init) = &cli.init {
         std::fs::metadata(init).with_context(|| format!("--init {}", init.display()))?;
     }
     let base = match &cli.init {
-        _ if cli.resume => return of_checkpoint(&paths.manifest),
-        Some(init) if init.extension().is_some_and(|e| e == "ot") => of_checkpoint(&Paths::from_stem(&init.with_extension("")).manifest)?,
+        Some(init) if init.extension().is_some_and(|e| e == "ot") => {
+            cnnzoo_train::checkpoint::read_manifest(&Paths::from_stem(&init.with_extension("")).manifest)?.preprocessing
+        }
         Some(init) => cnnzoo_models::weights::preprocessing_of(init, arch)?,
         None => Preprocessing::new(arch.default_config().in_channels, arch.recipe.size),
     };
@@ -349,12 +349,13 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
         None => PathBuf::from("runs").join(arch.name),
     };
     let paths = Paths::from_stem(&stem);
-    let mut val_split = cli.val_split;
-    if cli.resume {
-        refuse_contradictions(&cli, &paths)?;
-        val_split = cnnzoo_train::checkpoint::read_manifest(&paths.manifest)?.hyperparameters.val_split;
+    // On --resume the checkpoint's manifest decides the recipe, the split and the card.
+    let resumed = if cli.resume { Some(cnnzoo_train::checkpoint::read_manifest(&paths.manifest)?) } else { None };
+    if let Some(manifest) = &resumed {
+        refuse_contradictions(&cli, &paths, manifest)?;
     }
-    let card = card(&cli, arch, &paths)?;
+    let val_split = resumed.as_ref().map_or(cli.val_split, |m| m.hyperparameters.val_split);
+    let card = card(&cli, arch, resumed.as_ref())?;
     let size = card.size;
     // Validates the size before reading any data.
     arch.build(&Config { size, in_channels: card.channels, ..arch.default_config() })?;

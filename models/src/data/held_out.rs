@@ -3,7 +3,7 @@
 //! --val-split`) test on the same images: each class's files are shuffled by
 //! a seed and a share of them (rounded, at least one, never all) held out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `(file, class index)` pairs.
 pub type Labelled = Vec<(PathBuf, usize)>;
@@ -22,9 +22,30 @@ fn mix(mut z: u64) -> u64 {
 pub enum HoldOutError {
     #[error("a held-out share of {0}: must be above 0 and below 1")]
     Share(f64),
+    /// A held-out split asked of a folder that has a test split already.
+    #[error("{}: exists: --val-split holds out part of a folder that has no test split; drop --val-split to test on test/", .0.display())]
+    TestExists(PathBuf),
     /// The class at this index has too few files.
     #[error("holds {files} image(s): a held-out split needs at least 2 per class, one to train on and one to test")]
     TooFew { class: usize, files: usize },
+}
+
+/// Where a held-out split finds its class folders: `dir/train` where there
+/// is one, else `dir`; a `dir/test` means the folder is split already.
+pub fn held_out_root(dir: &Path) -> Result<PathBuf, HoldOutError> {
+    let (train, test) = (dir.join("train"), dir.join("test"));
+    if test.exists() {
+        return Err(HoldOutError::TestExists(test));
+    }
+    Ok(if train.is_dir() { train } else { dir.to_path_buf() })
+}
+
+/// What to say of `dir` when it was read as a data set with its own splits
+/// and has none: where it holds class folders, that `--val-split` splits it.
+pub fn unsplit_hint(dir: &Path) -> Option<&'static str> {
+    crate::data::class_folders(dir)
+        .is_ok_and(|c| !c.is_empty())
+        .then_some("holds class folders but no train/ and test/: give --val-split 0.1 to hold out a tenth of each class for testing")
 }
 
 /// Splits `by_class` (each class's files, in the folder's sorted order) into

@@ -102,7 +102,7 @@ pub fn load_held_out(dir: &Path, prep: &Preprocessing, share: f64, seed: u64) ->
     let classes = classes_of(dir)?;
     let (train, test) = hold_out(files_by_class(dir, &classes)?, share, seed).map_err(|e| match e {
         HoldOutError::TooFew { class, .. } => TrainError::Data { path: dir.join(&classes[class]), problem: format!("{e} (--val-split)") },
-        HoldOutError::Share(_) => TrainError::Options(format!("--val-split: {e}")),
+        HoldOutError::Share(_) | HoldOutError::TestExists(_) => TrainError::Options(format!("--val-split: {e}")),
     })?;
     let (train, test) = (labelled_as_i64(train), labelled_as_i64(test));
     Ok(Dataset {

@@ -7,7 +7,7 @@ mod folder;
 
 use std::path::Path;
 
-use cnnzoo_models::data::{class_folders, read_fashion_mnist, IdxError};
+use cnnzoo_models::data::{held_out_root, read_fashion_mnist, unsplit_hint, IdxError};
 pub use cnnzoo_models::data::{FASHION_MNIST_CLASSES, FASHION_MNIST_FILES};
 use cnnzoo_models::preprocess::Filter;
 use cnnzoo_models::Preprocessing;
@@ -99,25 +99,19 @@ pub fn load_idx_for(dir: &Path, card: &Preprocessing) -> Result<Dataset> {
 ///   exactly as the card says (its channels, resize, crop, normalization);
 /// - otherwise Fashion-MNIST's IDX files (see [`load_idx_for`]).
 pub fn load(dir: &Path, card: &Preprocessing, val_split: Option<f64>, seed: u64) -> Result<Dataset> {
-    let (train, test) = (dir.join("train"), dir.join("test"));
     if let Some(share) = val_split {
-        if test.exists() {
-            return Err(TrainError::Data {
-                path: test,
-                problem: "exists: --val-split holds out part of a folder that has no test split; drop --val-split to test on test/".into(),
-            });
-        }
-        return load_held_out(if train.is_dir() { &train } else { dir }, card, share, seed);
+        let root = held_out_root(dir).map_err(|e| TrainError::Options(e.to_string()))?;
+        return load_held_out(&root, card, share, seed);
     }
+    let (train, test) = (dir.join("train"), dir.join("test"));
     if train.is_dir() && test.is_dir() {
         return load_folder(dir, card);
     }
     load_idx_for(dir, card).map_err(|e| match e {
         // A folder of class folders without a split: say how to split it.
-        TrainError::Idx(IdxError::Missing { .. }) if class_folders(dir).is_ok_and(|c| !c.is_empty()) => TrainError::Data {
-            path: dir.into(),
-            problem: "holds class folders but no train/ and test/: give --val-split 0.1 to hold out a tenth of each class for testing"
-                .into(),
+        TrainError::Idx(IdxError::Missing { .. }) => match unsplit_hint(dir) {
+            Some(hint) => TrainError::Data { path: dir.into(), problem: hint.into() },
+            None => e,
         },
         e => e,
     })
