@@ -2,14 +2,18 @@
 tutorial's loop (torchvision's ResNet-18, `requires_grad = False`, a new
 `fc`, SGD at lr 0.001 with momentum 0.9, ImageFolder + DataLoader with the
 weights' transforms, the test split scored after every epoch), and full
-fine-tuning in PyTorch eager.
+fine-tuning in PyTorch eager. The frozen loop's rate follows half a cosine to
+0 over its steps, as `cnnzoo-train --lr-schedule cosine` does (the tutorial
+decays it in steps): at a constant rate the head's test accuracy swings by
+ten points from one epoch to the next on these features, on both sides, and
+no two runs could be compared for accuracy.
 
-    python finetune_peer.py data FASHION_MNIST_DIR OUT TRAIN_PER_CLASS TEST_PER_CLASS
-        OUT/{train,test}/<class>/*.jpg: Fashion-MNIST's classes 5-9 as 224-px
-        RGB JPEGs (upscaled, each tinted its own colour), the first that many
-        images of each class.
-    python finetune_peer.py weights OUT.pth
-        torchvision's ResNet-18, seeded, as torch.save(state_dict) writes it.
+    python finetune_peer.py data FASHION_MNIST_DIR OUT TRAIN_PER_CLASS TEST_PER_CLASS [CLASSES]
+        OUT/{train,test}/<class>/*.jpg: Fashion-MNIST's classes 5-9 (or
+        0-4 with CLASSES=0-4, for pretraining) as 224-px RGB JPEGs (upscaled,
+        each tinted its own colour), the first that many images of each class.
+    WEIGHTS below: a torchvision state dict, .pth or .safetensors (as
+    cnnzoo-export --state-dict writes it), with any number of classes.
     python finetune_peer.py frozen DATA WEIGHTS EPOCHS BATCH
         the tutorial's frozen-backbone loop; JSON: seconds (whole, from
         reading the weights), test accuracy after the last epoch.
@@ -24,6 +28,7 @@ would update its batch-norm statistics, which a frozen backbone keeps.
 """
 import gzip
 import json
+import math
 import os
 import sys
 import time
@@ -31,7 +36,7 @@ import time
 import numpy as np
 
 
-def data(src, out, train_per_class, test_per_class):
+def data(src, out, train_per_class, test_per_class, classes="5-9"):
     from PIL import Image
 
     def idx(name):
@@ -41,7 +46,9 @@ def data(src, out, train_per_class, test_per_class):
             return np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)
         return np.frombuffer(raw, np.uint8, offset=8)
 
-    names = {5: "sandal", 6: "shirt", 7: "sneaker", 8: "bag", 9: "boot"}
+    every = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
+    first, last = (int(c) for c in classes.split("-"))
+    names = {c: every[c] for c in range(first, last + 1)}
     rng = np.random.default_rng(0)
     for split, prefix, per_class in (("train", "train", train_per_class), ("test", "t10k", test_per_class)):
         x, y = idx(f"{prefix}-images-idx3-ubyte.gz"), idx(f"{prefix}-labels-idx1-ubyte.gz")
@@ -59,8 +66,14 @@ def resnet18(weights):
     import torch
     import torchvision
 
-    model = torchvision.models.resnet18()
-    model.load_state_dict(torch.load(weights))
+    if weights.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        state = load_file(weights)
+    else:
+        state = torch.load(weights)
+    model = torchvision.models.resnet18(num_classes=state["fc.weight"].shape[0])
+    model.load_state_dict(state)
     return model
 
 
@@ -89,6 +102,8 @@ def frozen(root, weights, epochs, batch):
     model.fc = torch.nn.Linear(model.fc.in_features, classes)
     model.eval()
     opt = torch.optim.SGD(model.fc.parameters(), lr=0.001, momentum=0.9)
+    total = epochs * len(dl["train"])
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step / total, 1.0))))
     loss_fn = torch.nn.CrossEntropyLoss()
     for _ in range(epochs):
         for x, y in dl["train"]:
@@ -96,6 +111,7 @@ def frozen(root, weights, epochs, batch):
             loss = loss_fn(model(x), y)
             loss.backward()
             opt.step()
+            schedule.step()
         correct = n = 0
         with torch.no_grad():
             for x, y in dl["test"]:
@@ -143,13 +159,7 @@ def full(root, weights, batch, limit, precision, epochs=1):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "data":
-        data(args[0], args[1], int(args[2]), int(args[3]))
-    elif cmd == "weights":
-        import torch
-        import torchvision
-
-        torch.manual_seed(0)
-        torch.save(torchvision.models.resnet18().state_dict(), args[0])
+        data(args[0], args[1], int(args[2]), int(args[3]), *args[4:5])
     elif cmd == "frozen":
         frozen(args[0], args[1], int(args[2]), int(args[3]))
     elif cmd == "full":

@@ -4,6 +4,8 @@
 #
 # - libtorch comes from the PyPI wheel torch==2.13.0 (the version tch 0.26 checks for);
 # - ONNX Runtime from onnxruntime==1.31.1 (onnxruntime-gpu when nvidia-smi sees a GPU);
+# - on x86-64 Linux, OpenVINO's build of ONNX Runtime: onnxruntime-openvino==1.24.1's
+#   libraries (its own OpenVINO inside), unpacked into the cache, for --device openvino;
 # - onnx and numpy serve the tests that cross-check exported graphs, pillow the benchmarks,
 #   tritonclient the tests and benchmarks that drive cnnzoo-serve as Triton's clients would.
 # - scikit-learn is the reference of the feature probe (k-NN and logistic regression).
@@ -40,6 +42,34 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CNNZOO_CACHE/target}
 # Where the binaries find ONNX Runtime unless ORT_DYLIB_PATH says otherwise.
 CNNZOO_ORT_LIB=$("$VENV/bin/python" -c 'import onnxruntime, os, glob; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))[-1])')
 export CNNZOO_ORT_LIB
+
+# OpenVINO's ONNX Runtime (~85 MB download, once): the libraries only, flat in
+# $CNNZOO_CACHE/onnxruntime-openvino-VERSION, where the binaries look for it.
+OV_ORT_VERSION=1.24.1
+if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] && [ ! -f "$CNNZOO_CACHE/onnxruntime-openvino-$OV_ORT_VERSION/.complete" ]; then
+  ov_dir=$CNNZOO_CACHE/onnxruntime-openvino-$OV_ORT_VERSION
+  echo "cnnzoo: fetching onnxruntime-openvino==$OV_ORT_VERSION's libraries into $ov_dir (once)" >&2
+  rm -rf "$ov_dir"
+  mkdir -p "$ov_dir/wheel"
+  if "$VENV/bin/python" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+    --platform manylinux_2_28_x86_64 "onnxruntime-openvino==$OV_ORT_VERSION" -d "$ov_dir/wheel"; then
+    "$VENV/bin/python" - "$ov_dir" <<'PY'
+import glob, os, sys, zipfile
+dest = sys.argv[1]
+with zipfile.ZipFile(glob.glob(dest + "/wheel/*.whl")[0]) as wheel:
+    for name in wheel.namelist():
+        base = os.path.basename(name)
+        # ONNX Runtime, its OpenVINO provider, and OpenVINO with its CPU plugin.
+        if name.startswith("onnxruntime/capi/lib") and ".so" in base and "gpu_plugin" not in base and "npu_plugin" not in base:
+            with open(os.path.join(dest, base), "wb") as out:
+                out.write(wheel.read(name))
+PY
+    touch "$ov_dir/.complete"
+  else
+    echo "cnnzoo: onnxruntime-openvino could not be fetched; --device openvino will say so" >&2
+  fi
+  rm -rf "$ov_dir/wheel"
+fi
 
 # Fashion-MNIST by the one rule every script and test follows: $CNNZOO_DATA,
 # then ../shared/data/fashion-mnist beside the checkout, then the cache, where

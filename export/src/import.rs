@@ -78,6 +78,7 @@ pub fn checkpoint(
             dataset,
             device: "cpu".into(),
             precision: "fp32".into(),
+            memory_format: None,
             tuning: Default::default(),
             val_split: None,
         },

@@ -11,7 +11,8 @@ use ort::value::{PrimitiveTensorElementType, TensorRef};
 use cnnzoo_models::card::{keys, FEATURES, LOGITS};
 use cnnzoo_models::{CardError, CardOverrides, Device, ModelCard};
 
-use crate::runtime::{environment, register, Provider};
+use crate::fastest::ProbeInput;
+use crate::runtime::{environment, register, Precision, Provider};
 use crate::source::ImageSource;
 use crate::InferError;
 use cnnzoo_proto::tensor_proto::DataType;
@@ -22,6 +23,10 @@ use cnnzoo_proto::tensor_proto::DataType;
 #[derive(Debug, Clone)]
 pub struct BackboneOptions {
     pub device: Device,
+    /// The number format OpenVINO computes in (other providers compute in
+    /// the model's own) [default: auto: with `Device::OpenVino` bf16 where
+    /// the CPU has it; OpenVINO chosen by `Device::Auto` computes in fp32].
+    pub precision: Precision,
     /// ONNX Runtime intra-op threads [default: ONNX Runtime's choice, all cores].
     pub threads: Option<usize>,
     /// Largest batch per run: bigger inputs are split, bounding memory.
@@ -40,6 +45,7 @@ impl Default for BackboneOptions {
     fn default() -> Self {
         BackboneOptions {
             device: Device::Auto,
+            precision: Precision::Auto,
             threads: None,
             max_batch: 64,
             decode_threads: None,
@@ -113,6 +119,8 @@ pub struct Backbone {
     session: Mutex<SessionState>,
     card: ModelCard,
     provider: Provider,
+    /// Why `auto` chose the provider, where it measured.
+    provider_note: Option<String>,
     max_batch: usize,
     decode_threads: usize,
     input: String,
@@ -304,21 +312,57 @@ impl Backbone {
         // on its own thread while the first images are decoded; the first
         // run waits for it. The provider is chosen there first and reported
         // back at once, so that a device that cannot be used is refused here.
-        let (file, device, threads) = (path.clone(), opts.device, opts.threads);
-        let (chosen, provider) = std::sync::mpsc::sync_channel::<Result<Provider, InferError>>(1);
+        // `auto` on a CPU where OpenVINO is offered builds and times both
+        // providers first (once per model and machine: crate::fastest).
+        let max_batch = opts.max_batch.clamp(1, fixed_batch);
+        let (ph, pw) = p.input_hw();
+        let probe_batch = max_batch.min(8);
+        let probe = ProbeInput {
+            name: input.clone(),
+            pixels: takes_pixels,
+            shape: if takes_pixels { [probe_batch, ph, pw, p.channels] } else { [probe_batch, p.channels, ph, pw] },
+        };
+        let (file, device, precision, threads) = (path.clone(), opts.device, opts.precision, opts.threads);
+        type Chosen = Result<(Provider, Option<String>), InferError>;
+        let (chosen, provider) = std::sync::mpsc::sync_channel::<Chosen>(1);
         let loading = std::thread::spawn(move || {
             let built = (|| {
-                let builder = Session::builder(environment()?).map_err(|e| InferError::Runtime(e.to_string()))?;
+                let builder = Session::builder(environment(device)?).map_err(|e| InferError::Runtime(e.to_string()))?;
                 // Threads are set after the provider is chosen: `auto` may restart from a fresh builder.
-                let (mut builder, provider) = register(builder, device)?;
-                if let Some(n) = threads {
+                let (mut builder, provider) = register(builder, device, precision, threads)?;
+                // OpenVINO takes its thread count at registration.
+                if let (Some(n), false) = (threads, matches!(provider, Provider::OpenVino { .. })) {
                     builder = builder.with_intra_threads(n).map_err(|e| InferError::Runtime(e.to_string()))?;
                 }
                 Ok((builder, provider))
             })();
             match built {
+                Ok((_, Provider::Cpu)) if device == Device::Auto && crate::runtime::offers_openvino() => {
+                    match crate::fastest::cpu_or_openvino(&file, precision, threads, &probe) {
+                        Ok((session, p, note)) => {
+                            let _ = chosen.send(Ok((p, Some(note))));
+                            Ok(session)
+                        }
+                        // The model itself cannot be loaded: said at the first run, as below.
+                        Err(InferError::Model { problem, .. }) => {
+                            let _ = chosen.send(Ok((Provider::Cpu, None)));
+                            Err(problem)
+                        }
+                        Err(e) => {
+                            let _ = chosen.send(Err(e));
+                            Err(String::new())
+                        }
+                    }
+                }
+                Ok((_, Provider::Cpu)) if precision == Precision::Bf16 => {
+                    let _ = chosen.send(Err(InferError::Device(
+                        "--precision bf16: runs on OpenVINO, which is not installed here (--device auto found the CPU provider alone)"
+                            .into(),
+                    )));
+                    Err(String::new())
+                }
                 Ok((mut builder, p)) => {
-                    let _ = chosen.send(Ok(p));
+                    let _ = chosen.send(Ok((p, None)));
                     builder.commit_from_file(&file).map_err(|e| e.to_string())
                 }
                 Err(e) => {
@@ -327,13 +371,15 @@ impl Backbone {
                 }
             }
         });
-        let provider = provider.recv().map_err(|_| InferError::Runtime("ONNX Runtime failed while choosing a device".into()))??;
+        let (provider, provider_note) =
+            provider.recv().map_err(|_| InferError::Runtime("ONNX Runtime failed while choosing a device".into()))??;
         Ok(Backbone {
             path,
             session: Mutex::new(SessionState::Loading(loading)),
             card,
             provider,
-            max_batch: opts.max_batch.clamp(1, fixed_batch),
+            provider_note,
+            max_batch,
             decode_threads: opts.decode_threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),
             input,
             takes_pixels,
@@ -360,6 +406,12 @@ impl Backbone {
     /// The execution provider the session runs on.
     pub fn provider(&self) -> Provider {
         self.provider
+    }
+
+    /// Why `--device auto` chose [`Backbone::provider`], where it measured
+    /// (the CPU provider against OpenVINO's).
+    pub fn provider_note(&self) -> Option<&str> {
+        self.provider_note.as_deref()
     }
 
     pub fn path(&self) -> &Path {

@@ -64,9 +64,12 @@ struct Cli {
     /// Images per ONNX Runtime run (with --bench, a comma-separated list to measure each).
     #[arg(long, default_value = "64", value_parser = batch_size, value_delimiter = ',')]
     batch_size: Vec<usize>,
-    /// auto, cpu, cuda or cuda:N.
+    /// auto, cpu, cuda, cuda:N or openvino (auto: CUDA where present, else the faster of the CPU and OpenVINO, measured once per model).
     #[arg(long, default_value = "auto")]
     device: cnnzoo_models::Device,
+    /// OpenVINO's number format: auto (bf16 where the CPU has it), fp32 or bf16; the CPU and CUDA providers compute in the model's own.
+    #[arg(long, default_value = "auto")]
+    precision: cnnzoo_infer::Precision,
     /// ONNX Runtime intra-op threads [default: all cores].
     #[arg(long, value_parser = thread_count)]
     threads: Option<usize>,
@@ -168,6 +171,7 @@ fn card_overrides(cli: &Cli) -> anyhow::Result<CardOverrides> {
 fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
     let opts = BackboneOptions {
         device: cli.device,
+        precision: cli.precision,
         threads: cli.threads,
         max_batch: cli.batch_size.iter().copied().max().unwrap_or(64),
         decode_threads: cli.decode_threads,
@@ -231,9 +235,11 @@ fn run_bench(cli: &Cli, backbone: &Backbone) -> anyhow::Result<()> {
     let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
     if cli.json {
         let provider = backbone.provider().to_string();
-        out.line(&json_record(&[("model", backbone.path())], serde_json::json!({"provider": provider, "results": results})))?;
+        let record = serde_json::json!({"provider": provider, "provider_choice": backbone.provider_note(), "results": results});
+        out.line(&json_record(&[("model", backbone.path())], record))?;
     } else {
-        out.line(&format!("{} on {}", backbone.path().display(), backbone.provider()))?;
+        let why = backbone.provider_note().map(|n| format!(" (auto: {n})")).unwrap_or_default();
+        out.line(&format!("{} on {}{why}", backbone.path().display(), backbone.provider()))?;
         out.line("batch     runs   images/s    mean ms     p50 ms     p90 ms     p99 ms")?;
         for r in &results {
             out.line(&format!(

@@ -21,7 +21,7 @@ pub struct Probe {
 impl Probe {
     pub fn new(model: &[u8]) -> Result<Probe, InferError> {
         let rt = |e: ort::Error| InferError::Runtime(format!("loading the model in memory: {e}"));
-        let session = Session::builder(environment()?).map_err(rt)?.commit_from_memory(model).map_err(rt)?;
+        let session = Session::builder(environment(cnnzoo_models::Device::Cpu)?).map_err(rt)?.commit_from_memory(model).map_err(rt)?;
         let input =
             session.inputs().first().map(|i| i.name().to_string()).ok_or_else(|| InferError::Runtime("the model has no input".into()))?;
         let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();

@@ -1,13 +1,21 @@
 //! Loading ONNX Runtime (a shared library, loaded at run time) and choosing
 //! its execution provider: a device asked for is used or refused, never
 //! silently replaced.
+//!
+//! OpenVINO's provider ships in its own build of ONNX Runtime (the
+//! `onnxruntime-openvino` wheel, a release behind the `onnxruntime` one; the
+//! `ort` crate is built for that older API level, which the newer library
+//! also serves). A process loads one ONNX Runtime: on a machine without a
+//! GPU where the set-up installed OpenVINO's, that one, for every device (its
+//! CPU provider is ONNX Runtime's own), so that a process computes the same
+//! numbers whichever device its models ask for; the plain one otherwise.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use cnnzoo_models::Device;
 use ort::environment::Environment;
-use ort::ep::{ExecutionProvider, CUDA};
+use ort::ep::{ArbitrarilyConfigurableExecutionProvider, ExecutionProvider, OpenVINO, CUDA};
 use ort::session::builder::SessionBuilder;
 
 use crate::InferError;
@@ -17,6 +25,10 @@ use crate::InferError;
 pub enum Provider {
     Cpu,
     Cuda(usize),
+    /// OpenVINO on the CPU, computing in bf16 or fp32.
+    OpenVino {
+        bf16: bool,
+    },
 }
 
 impl std::fmt::Display for Provider {
@@ -24,8 +36,54 @@ impl std::fmt::Display for Provider {
         match self {
             Provider::Cpu => write!(f, "CPUExecutionProvider"),
             Provider::Cuda(i) => write!(f, "CUDAExecutionProvider (cuda:{i})"),
+            Provider::OpenVino { bf16 } => write!(f, "OpenVINOExecutionProvider (CPU, {})", if *bf16 { "bf16" } else { "fp32" }),
         }
     }
+}
+
+/// The number format OpenVINO computes in (`--precision`): `auto` is bf16
+/// where the CPU has bf16 instructions, as OpenVINO's own default on such
+/// CPUs; fp32 matches the CPU provider within the export tolerance. The CPU
+/// and CUDA providers compute in the model's own format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    #[default]
+    Auto,
+    Fp32,
+    Bf16,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Precision::Auto),
+            "fp32" => Ok(Precision::Fp32),
+            "bf16" => Ok(Precision::Bf16),
+            _ => Err(format!("{s:?}: use auto, fp32 or bf16")),
+        }
+    }
+}
+
+/// OpenVINO's build of ONNX Runtime, where the set-up installed it
+/// (`onnxruntime-openvino-*/` in its cache, the newest first).
+pub fn openvino_library() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cnnzoo_models::fsio::cache_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("onnxruntime-openvino-"))
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    dirs.iter().rev().find_map(|dir| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|f| f.file_name().to_string_lossy().starts_with("libonnxruntime.so."))
+            .map(|f| f.path())
+    })
 }
 
 /// The ONNX Runtime library to load: `$ORT_DYLIB_PATH`, else the one the
@@ -58,25 +116,58 @@ pub fn library_path() -> Result<PathBuf, InferError> {
     )))
 }
 
-/// The process-wide ONNX Runtime environment, loaded once, and the library it came from.
+/// The library a process that first asks for `device` loads: `$ORT_DYLIB_PATH`
+/// if set; for CUDA (asked for, or `auto` where a driver is present) the
+/// set-up's ([`library_path`]); otherwise OpenVINO's where it is installed
+/// (required for `openvino`), else the set-up's.
+pub fn library_for(device: Device) -> Result<PathBuf, InferError> {
+    if std::env::var_os("ORT_DYLIB_PATH").is_some() {
+        return library_path();
+    }
+    match device {
+        Device::OpenVino => openvino_library().ok_or_else(|| {
+            InferError::Device(format!(
+                "--device openvino: OpenVINO's ONNX Runtime is not installed (looked for {}/onnxruntime-openvino-*/); scripts/env.sh installs it on x86-64 Linux, or set ORT_DYLIB_PATH to an onnxruntime-openvino libonnxruntime.so",
+                cnnzoo_models::fsio::cache_dir().display()
+            ))
+        }),
+        Device::Cuda(_) => library_path(),
+        Device::Auto if crate::cuda::driver_present() => library_path(),
+        Device::Auto | Device::Cpu => openvino_library().map_or_else(library_path, Ok),
+    }
+}
+
+/// The process-wide ONNX Runtime environment, loaded once (from the library
+/// the first request's device calls for), and the library it came from.
 fn loaded() -> Result<&'static (Environment, PathBuf), InferError> {
+    loaded_for(Device::Auto)
+}
+
+fn loaded_for(device: Device) -> Result<&'static (Environment, PathBuf), InferError> {
     static ENV: OnceLock<Result<(Environment, PathBuf), String>> = OnceLock::new();
+    // A library that cannot be found is an error for this request only: the
+    // process may still ask for another device.
+    let path = if ENV.get().is_none() { Some(library_for(device)?) } else { None };
     ENV.get_or_init(|| {
-        let path = library_path().map_err(|e| e.to_string())?;
+        let path = path.map_or_else(|| library_for(device).map_err(|e| e.to_string()), Ok)?;
         let env = ort::init_from(&path)
             .map_err(|e| format!("{}: cannot load ONNX Runtime: {e}", path.display()))?
             .with_name("cnnzoo")
             .build()
             .map_err(|e| format!("{}: cannot start ONNX Runtime: {e}", path.display()))?;
+        // Failures come back as errors, said in one line; ONNX Runtime's own
+        // log (coloured, with C++ source locations) stays quiet.
+        env.set_log_level(ort::logging::LogLevel::Fatal);
         Ok((env, path))
     })
     .as_ref()
     .map_err(|e| InferError::Runtime(e.clone()))
 }
 
-/// The process-wide ONNX Runtime environment.
-pub fn environment() -> Result<&'static Environment, InferError> {
-    Ok(&loaded()?.0)
+/// The process-wide ONNX Runtime environment (loading the library `device`
+/// calls for, if this is the process's first).
+pub fn environment(device: Device) -> Result<&'static Environment, InferError> {
+    Ok(&loaded_for(device)?.0)
 }
 
 /// What the loaded ONNX Runtime is and offers, for `--version` and diagnostics.
@@ -137,8 +228,61 @@ fn available_providers() -> Result<Vec<String>, InferError> {
     Ok(out)
 }
 
-/// Registers the provider for `device` and says which one the session will use.
-pub fn register(builder: SessionBuilder, device: Device) -> Result<(SessionBuilder, Provider), InferError> {
+/// Whether the loaded ONNX Runtime offers OpenVINO's provider.
+pub fn offers_openvino() -> bool {
+    available_providers().is_ok_and(|p| p.iter().any(|p| p == "OpenVINOExecutionProvider"))
+}
+
+/// Registers OpenVINO's provider on the CPU in `precision` (OpenVINO's
+/// inference precision hint, passed in the provider's `load_config`, JSON of
+/// OpenVINO properties by device: its own `precision` option has no bf16).
+pub fn with_openvino(
+    builder: SessionBuilder,
+    precision: Precision,
+    threads: Option<usize>,
+) -> Result<(SessionBuilder, Provider), InferError> {
+    let (_, library) = loaded()?;
+    if !offers_openvino() {
+        return Err(InferError::Device(format!(
+            "--device openvino: the ONNX Runtime loaded in this process ({}) has no OpenVINO execution provider",
+            library.display()
+        )));
+    }
+    let bf16 = match precision {
+        Precision::Auto => cnnzoo_models::measured::cpu_has_bf16(),
+        Precision::Fp32 => false,
+        Precision::Bf16 if cnnzoo_models::measured::cpu_has_bf16() => true,
+        Precision::Bf16 => {
+            return Err(InferError::Device(
+                "--precision bf16: this CPU has no bf16 instructions (AVX-512 BF16 or AMX); use fp32 or auto".into(),
+            ))
+        }
+    };
+    let hint = if bf16 { "bf16" } else { "f32" };
+    let config = format!(r#"{{"CPU": {{"INFERENCE_PRECISION_HINT": "{hint}"}}}}"#);
+    // Its thread count is set always: the provider's own default is a
+    // build-time constant (8), not the machine's cores.
+    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let ep = OpenVINO::default().with_device_type("CPU").with_arbitrary_config("load_config", config).with_num_threads(n);
+    // OpenVINO runs the whole graph on its own threads; ONNX Runtime's
+    // intra-op pool, idle then, would spin on the same cores (half the speed
+    // on two cores).
+    let builder = builder.with_intra_threads(1).map_err(|e| InferError::Runtime(e.to_string()))?;
+    let b = builder
+        .with_execution_providers([ep.build().error_on_failure()])
+        .map_err(|e| InferError::Device(format!("--device openvino: OpenVINO's execution provider cannot start: {e}")))?;
+    Ok((b, Provider::OpenVino { bf16 }))
+}
+
+/// Registers the provider for `device` and says which one the session will
+/// use. `auto` here is CUDA or the CPU; [`crate::fastest`] then weighs the
+/// CPU against OpenVINO where it is offered.
+pub fn register(
+    builder: SessionBuilder,
+    device: Device,
+    precision: Precision,
+    threads: Option<usize>,
+) -> Result<(SessionBuilder, Provider), InferError> {
     let cuda_compiled = CUDA::is_available().unwrap_or(false);
     let with_cuda = |b: SessionBuilder, i: usize| {
         let libs = crate::cuda::preload(&loaded().map_err(|e| e.to_string())?.1);
@@ -146,7 +290,13 @@ pub fn register(builder: SessionBuilder, device: Device) -> Result<(SessionBuild
         b.with_execution_providers([CUDA::default().with_device_id(id).build().error_on_failure()])
             .map_err(|e| crate::cuda::explain(&e.to_string(), libs))
     };
+    if precision == Precision::Bf16 && !matches!(device, Device::OpenVino | Device::Auto) {
+        return Err(InferError::Device(format!(
+            "--precision bf16: runs on OpenVINO; with --device {device} the model computes in its own format (use --device openvino)"
+        )));
+    }
     match device {
+        Device::OpenVino => with_openvino(builder, precision, threads),
         Device::Cpu => Ok((builder, Provider::Cpu)),
         Device::Cuda(i) if !cuda_compiled => Err(InferError::Device(format!(
             "--device cuda:{i}: this ONNX Runtime is a CPU build, with no CUDA execution provider (the set-up installs onnxruntime-gpu where nvidia-smi sees a GPU); use --device cpu or auto"
@@ -159,7 +309,7 @@ pub fn register(builder: SessionBuilder, device: Device) -> Result<(SessionBuild
         // to a fresh builder (a failed registration can leave state behind).
         Device::Auto if cuda_compiled && crate::cuda::driver_present() => match with_cuda(builder, 0) {
             Ok(b) => Ok((b, Provider::Cuda(0))),
-            Err(_) => Ok((ort::session::Session::builder(environment()?).map_err(|e| InferError::Runtime(e.to_string()))?, Provider::Cpu)),
+            Err(_) => Ok((ort::session::Session::builder(environment(device)?).map_err(|e| InferError::Runtime(e.to_string()))?, Provider::Cpu)),
         },
         Device::Auto => Ok((builder, Provider::Cpu)),
     }

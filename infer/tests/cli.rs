@@ -183,7 +183,11 @@ fn backbone_names_are_validated_and_resolved_in_the_model_dir() {
     assert!(e.contains("resnet.onnx") && e.contains("no such backbone") && e.contains("lenet"), "{e}");
     let img = dir.join("one.png");
     image::GrayImage::from_pixel(28, 28, image::Luma([30])).save(&img).unwrap();
-    let o = infer_cmd().args(["--backbone", "lenet", img.to_str().unwrap(), "--features"]).env("CNNZOO_MODEL_DIR", dir).output().unwrap();
+    let o = infer_cmd()
+        .args(["--backbone", "lenet", img.to_str().unwrap(), "--features", "--device", "cpu"])
+        .env("CNNZOO_MODEL_DIR", dir)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
     let features: Vec<f32> = serde_json::from_value(v["features"].clone()).unwrap();
@@ -230,9 +234,10 @@ fn cuda_is_refused_where_onnx_runtime_has_none() {
     let o = infer(&["--model", onnx.to_str().unwrap(), "--device", "cuda", onnx.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("CUDA"), "{}", stderr(&o));
-    // auto falls back to the CPU and says so.
+    // auto falls back to the CPU (ONNX Runtime's provider, or OpenVINO's in
+    // fp32 where it is installed and measured faster) and says so.
     let b = Backbone::open(&onnx, &BackboneOptions::default()).unwrap();
-    assert_eq!(b.provider(), cnnzoo_infer::Provider::Cpu);
+    assert!(matches!(b.provider(), cnnzoo_infer::Provider::Cpu | cnnzoo_infer::Provider::OpenVino { bf16: false }), "{}", b.provider());
 }
 
 #[test]
@@ -241,7 +246,7 @@ fn version_names_the_runtime_and_its_providers() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.starts_with(&format!("cnnzoo-infer {} (git ", env!("CARGO_PKG_VERSION"))), "{out}");
-    let lib = cnnzoo_infer::library_path().unwrap();
+    let lib = cnnzoo_infer::library_for(Device::Auto).unwrap();
     assert!(out.contains(&format!("ONNX Runtime {}", lib.display())), "{out}");
     let providers = out.lines().find_map(|l| l.strip_prefix("execution providers: ")).unwrap_or_else(|| panic!("{out}"));
     assert!(providers.split(", ").any(|p| p == "CPUExecutionProvider"), "{out}");
@@ -438,4 +443,31 @@ fn with_json_a_fatal_error_is_a_json_record_too() {
     assert!(e.contains("/no/such/model.onnx") && stderr(&o).contains(e), "{e}");
     // Without --json, stdout stays empty.
     assert!(infer(&["--model", "/no/such/model.onnx", "x.png"]).stdout.is_empty());
+}
+
+#[test]
+fn openvino_is_used_or_refused_in_one_line() {
+    let onnx = lenet_onnx();
+    let img = test_pngs(&lenet().join("openvino"), 1).remove(0);
+    // Where the set-up has not installed it (an empty cache here), the request is refused.
+    let empty = tempfile::tempdir().unwrap();
+    let o = infer_cmd()
+        .env("CNNZOO_CACHE", empty.path())
+        .env_remove("ORT_DYLIB_PATH")
+        .args(["--model", onnx.to_str().unwrap(), "--device", "openvino", img.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("--device openvino") && e.contains("not installed") && e.lines().count() == 1, "{e}");
+    // bf16 is OpenVINO's: asked of the CPU provider, it is a usage error, not ignored.
+    let o = infer(&["--model", onnx.to_str().unwrap(), "--device", "cpu", "--precision", "bf16", img.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--precision bf16") && stderr(&o).contains("openvino"), "{}", stderr(&o));
+    // Where it is installed, the run says it ran there.
+    if cnnzoo_infer::openvino_library().is_some() {
+        let o = infer(&["--model", onnx.to_str().unwrap(), "--device", "openvino", "--precision", "fp32", "--bench", "--runs", "2"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success() && out.contains("on OpenVINOExecutionProvider (CPU, fp32)"), "{out}{}", stderr(&o));
+    }
 }

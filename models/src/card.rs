@@ -259,6 +259,7 @@ mod tests {
                 dataset: "d".into(),
                 device: "cpu".into(),
                 precision: "fp32".into(),
+                memory_format: None,
                 tuning: Default::default(),
                 val_split: None,
             },

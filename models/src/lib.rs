@@ -22,6 +22,7 @@ pub mod fsio;
 mod graph;
 pub mod json_path;
 mod manifest;
+pub mod measured;
 pub mod preprocess;
 pub mod tuning;
 pub mod weights;

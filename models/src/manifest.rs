@@ -21,6 +21,10 @@ pub struct Hyperparameters {
     /// `fp32`, `bf16` or `fp16` (mixed); manifests written before it was recorded are fp32.
     #[serde(default = "fp32")]
     pub precision: String,
+    /// `contiguous` or `channels-last`, the activations' layout; absent in
+    /// manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_format: Option<String>,
     /// The recipe beyond d2l's (d2l's own where the manifest predates it).
     #[serde(default)]
     pub tuning: crate::tuning::Tuning,

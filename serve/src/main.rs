@@ -41,9 +41,12 @@ struct Cli {
     /// gRPC address (port 0 picks a free one; `off` disables gRPC).
     #[arg(long, default_value = "127.0.0.1:8001", value_parser = listen_address)]
     grpc: Listen,
-    /// auto, cpu, cuda or cuda:N.
+    /// auto, cpu, cuda, cuda:N or openvino (auto: CUDA where present, else the faster of the CPU and OpenVINO, measured once per model).
     #[arg(long, default_value = "auto")]
     device: cnnzoo_models::Device,
+    /// OpenVINO's number format: auto (bf16 where the CPU has it), fp32 or bf16; the CPU and CUDA providers compute in the model's own.
+    #[arg(long, default_value = "auto")]
+    precision: cnnzoo_infer::Precision,
     /// ONNX Runtime intra-op threads per model [default: all cores].
     #[arg(long, value_parser = thread_count)]
     threads: Option<usize>,
@@ -157,6 +160,7 @@ fn serve(cli: &Cli) -> anyhow::Result<()> {
     let dir = cli.model_dir.as_ref().context("--model-dir is required")?;
     let opts = RepositoryOptions {
         device: cli.device,
+        precision: cli.precision,
         threads: cli.threads,
         batching: BatchConfig {
             max_batch: cli.max_batch,

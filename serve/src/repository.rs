@@ -19,6 +19,8 @@ use crate::model::Model;
 #[derive(Debug, Clone, Default)]
 pub struct RepositoryOptions {
     pub device: Device,
+    /// OpenVINO's number format (see [`cnnzoo_infer::Precision`]).
+    pub precision: cnnzoo_infer::Precision,
     /// ONNX Runtime intra-op threads per model [default: all cores].
     pub threads: Option<usize>,
     pub batching: BatchConfig,
@@ -45,6 +47,7 @@ impl Repository {
         }
         let backbone_opts = BackboneOptions {
             device: opts.device,
+            precision: opts.precision,
             threads: opts.threads,
             max_batch: opts.batching.max_batch,
             decode_threads: Some(1),

@@ -41,6 +41,7 @@ pub fn lenet(p: Preprocessing, opset: i64, edit: impl FnOnce(&mut Vec<(String, S
             dataset: "none".into(),
             device: "cpu".into(),
             precision: "fp32".into(),
+            memory_format: None,
             tuning: Default::default(),
             val_split: None,
         },

@@ -28,7 +28,56 @@ pub struct BenchResult {
     pub examples_per_sec: f64,
 }
 
-/// Times `steps` SGD steps of `arch` at `batch` x `size`.
+/// One network's training step on a fixed random batch, ready to repeat:
+/// what `--bench` times and what `--precision auto` probes.
+pub struct Steps {
+    vs: VarStore,
+    net: Net,
+    opt: tch::nn::Optimizer,
+    updater: Updater,
+    x: Tensor,
+    y: Tensor,
+}
+
+impl std::fmt::Debug for Steps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Steps").field("x", &self.x.size()).finish_non_exhaustive()
+    }
+}
+
+impl Steps {
+    /// `arch` in its own setting (1 channel and 10 classes for d2l's, 3 and
+    /// 1000 for torchvision's) at `batch` x `size`, SGD at the recipe's rate.
+    pub fn new(arch: &'static Arch, batch: usize, size: usize, device: Device, precision: Precision, layout: Layout) -> Result<Steps> {
+        let torch = |source| TrainError::Torch { path: "--bench".into(), source };
+        tch::manual_seed(0);
+        let vs = VarStore::new(device);
+        let cfg = cnnzoo_models::Config { size, ..arch.default_config() };
+        let mut net = Net::new(&vs.root(), arch.build(&cfg)?);
+        net.set_compute(precision, layout);
+        let opt = tch::nn::Sgd::default().build(&vs, arch.recipe.lr).map_err(torch)?;
+        let (b, s) = (batch as i64, size as i64);
+        let x = Tensor::rand([b, cfg.in_channels as i64, s, s], (Kind::Float, device));
+        let y = Tensor::randint(cfg.classes as i64, [b], (Kind::Int64, device));
+        Ok(Steps { vs, net, opt, updater: Updater::new(precision), x, y })
+    }
+
+    /// One forward pass in evaluation mode, without gradients (what a
+    /// frozen backbone's feature pass does); returns once the device is done.
+    pub fn embed(&mut self) {
+        let (_, features) = tch::no_grad(|| self.net.forward_eval(&self.x));
+        let _ = f64::try_from(features.sum(Kind::Float));
+    }
+
+    /// One forward, backward and update; returns once the device is done.
+    pub fn step(&mut self) -> f64 {
+        let loss = self.net.forward(&self.x, true).cross_entropy_for_logits(&self.y);
+        self.updater.step(&mut self.opt, &self.vs, &loss);
+        f64::try_from(&loss).unwrap_or(f64::NAN)
+    }
+}
+
+/// Times `steps` SGD steps of `arch` at `batch` x `size`, after one warm-up.
 pub fn bench(
     arch: &'static Arch,
     batch: usize,
@@ -38,27 +87,11 @@ pub fn bench(
     layout: Layout,
     steps: usize,
 ) -> Result<BenchResult> {
-    let torch = |source| TrainError::Torch { path: "--bench".into(), source };
-    tch::manual_seed(0);
-    let vs = VarStore::new(device);
-    // The network's own setting: 1 channel and 10 classes for d2l's, 3 and 1000 for torchvision's.
-    let cfg = cnnzoo_models::Config { size, ..arch.default_config() };
-    let mut net = Net::new(&vs.root(), arch.build(&cfg)?);
-    net.set_compute(precision, layout);
-    let mut opt = tch::nn::Sgd::default().build(&vs, arch.recipe.lr).map_err(torch)?;
-    let mut updater = Updater::new(precision);
-    let (b, s) = (batch as i64, size as i64);
-    let x = Tensor::rand([b, cfg.in_channels as i64, s, s], (Kind::Float, device));
-    let y = Tensor::randint(cfg.classes as i64, [b], (Kind::Int64, device));
-    let mut step = || {
-        let loss = net.forward(&x, true).cross_entropy_for_logits(&y);
-        updater.step(&mut opt, &vs, &loss);
-        f64::try_from(&loss).unwrap_or(f64::NAN) // waits for the device
-    };
-    step();
+    let mut run = Steps::new(arch, batch, size, device, precision, layout)?;
+    run.step();
     let started = Instant::now();
     for _ in 0..steps {
-        step();
+        run.step();
     }
     let seconds = started.elapsed().as_secs_f64();
     Ok(BenchResult {

@@ -18,6 +18,9 @@ pub fn resolve(request: Request) -> Result<Device> {
     match request {
         Request::Auto => Ok(if cuda_count() > 0 { Device::Cuda(0) } else { Device::Cpu }),
         Request::Cpu => Ok(Device::Cpu),
+        Request::OpenVino => Err(TrainError::Device(
+            "--device openvino: OpenVINO runs inference (cnnzoo-infer, cnnzoo-serve); training runs on cpu or cuda".into(),
+        )),
         Request::Cuda(index) => match cuda_count() {
             0 => Err(TrainError::Device(format!(
                 "--device {spec}: CUDA is not available on this machine (no GPU or driver found by libtorch); use --device cpu or auto"

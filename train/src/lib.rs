@@ -4,6 +4,7 @@
 //! Runtime.
 
 pub mod augment;
+pub mod autotune;
 pub mod bench;
 pub mod checkpoint;
 pub mod data;

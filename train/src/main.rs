@@ -10,9 +10,11 @@ use cnnzoo_models::data::IdxError;
 use cnnzoo_models::flags::{at_least_one, batch_size, positive_number, share, thread_count};
 use cnnzoo_models::tuning::{Augment, Freeze, LrSchedule, OptimizerKind};
 use cnnzoo_models::{Arch, Config, Graph, Preprocessing, Tuning, ARCHS};
+use cnnzoo_train::autotune;
 use cnnzoo_train::checkpoint::Paths;
 use cnnzoo_train::data::{self, Mirror};
 use cnnzoo_train::device::resolve;
+use cnnzoo_train::precision::Request;
 use cnnzoo_train::trainer::{self, Options};
 use cnnzoo_train::{Layout, TrainError};
 
@@ -68,13 +70,13 @@ struct Cli {
     /// auto, cpu, cuda or cuda:N (auto prefers CUDA).
     #[arg(long, default_value = "auto")]
     device: cnnzoo_models::Device,
-    /// fp32, or bf16/fp16 mixed precision (fp16: CUDA only); auto is bf16 where the device computes it natively.
+    /// fp32, or bf16/fp16 mixed precision (fp16: CUDA only); auto: the fastest measured on this machine for the network (cached; see --bench).
     #[arg(long, default_value = "auto")]
     precision: cnnzoo_train::precision::Request,
     /// Activation layout: channels-last, contiguous, or auto (the faster one measured for the network and device).
     #[arg(long, value_name = "LAYOUT", default_value = "auto")]
     memory_format: MemoryFormat,
-    /// Time STEPS SGD steps on a fixed batch at the recipe's batch and size (after one warm-up step), print the speed, and exit.
+    /// Time STEPS SGD steps on a fixed batch at the recipe's batch and size (after one warm-up step) in every precision and layout auto chooses from, print the speeds and auto's choice, and exit.
     #[arg(long, value_name = "STEPS", value_parser = at_least_one, conflicts_with_all = ["epochs", "out", "resume", "data", "train_limit", "test_limit", "download", "download_only", "allow_one_class"])]
     bench: Option<usize>,
     /// Fashion-MNIST IDX files, an image folder with train/ and test/, or
@@ -231,12 +233,63 @@ enum MemoryFormat {
     Contiguous,
 }
 
-fn layout(format: MemoryFormat, device: tch::Device, precision: cnnzoo_train::Precision) -> Layout {
-    match format {
-        MemoryFormat::Auto => cnnzoo_train::net::default_layout(device, precision),
-        MemoryFormat::ChannelsLast => Layout::ChannelsLast,
-        MemoryFormat::Contiguous => Layout::Contiguous,
+impl MemoryFormat {
+    /// The layout asked for; None for `auto`.
+    fn asked(self) -> Option<Layout> {
+        match self {
+            MemoryFormat::Auto => None,
+            MemoryFormat::ChannelsLast => Some(Layout::ChannelsLast),
+            MemoryFormat::Contiguous => Some(Layout::Contiguous),
+        }
     }
+}
+
+/// Precision and layout for the run: as asked; on `--resume`, for what is
+/// `auto`, the checkpoint's; else decided by measurement (cached per machine).
+fn compute(cli: &Cli, question: &autotune::Question, resumed: Option<&cnnzoo_models::Manifest>) -> anyhow::Result<autotune::Decision> {
+    let (mut precision, mut layout) = (cli.precision, cli.memory_format.asked());
+    if let Some(h) = resumed.map(|m| &m.hyperparameters) {
+        if precision == Request::Auto {
+            precision = Request::Exactly(h.precision.parse().map_err(|e| anyhow!("{}: precision {e}", h.precision))?);
+        }
+        if layout.is_none() {
+            layout = h.memory_format.as_deref().and_then(|f| f.parse().ok());
+        }
+    }
+    Ok(autotune::decide(question, precision, layout, &cnnzoo_models::measured::cache_file(), |c| autotune::measure(question, c))?)
+}
+
+/// `--bench STEPS`: every candidate `auto` leaves open, timed at the full
+/// batch, and the one `auto` picks (from the probe or its cache).
+fn bench(cli: &Cli, arch: &'static Arch, device: tch::Device, size: usize, steps: usize) -> anyhow::Result<()> {
+    let batch = cli.batch_size.unwrap_or(arch.recipe.batch_size);
+    let question = autotune::Question { arch, size, batch, device, work: autotune::Work::Train };
+    let decision = compute(cli, &question, None)?;
+    let candidates = autotune::candidates(device, cli.precision, cli.memory_format.asked());
+    let mut results = vec![];
+    for c in &candidates {
+        let result = cnnzoo_train::bench::bench(arch, batch, size, device, c.precision, c.layout, steps)?;
+        if !cli.json {
+            let mark = if *c == decision.chosen && candidates.len() > 1 { "  <- auto" } else { "" };
+            cnnzoo_models::outln!(
+                "{}: {:.1} examples/sec ({steps} steps of {batch} x {size} px, {c}, {}){mark}",
+                result.arch,
+                result.examples_per_sec,
+                result.device
+            );
+        }
+        results.push((*c, result));
+    }
+    if cli.json {
+        let chosen = results.iter().find(|(c, _)| *c == decision.chosen).map(|(_, r)| r.clone()).unwrap_or_else(|| results[0].1.clone());
+        let mut out = serde_json::to_value(&chosen)?;
+        out["auto"] = serde_json::json!(decision.describe());
+        out["candidates"] = serde_json::to_value(results.iter().map(|(_, r)| r).collect::<Vec<_>>())?;
+        cnnzoo_models::outln!("{out}");
+    } else if candidates.len() > 1 {
+        cnnzoo_models::outln!("auto: {}", decision.describe());
+    }
+    Ok(())
 }
 
 fn print_summary(graph: &Graph, json: bool) {
@@ -303,27 +356,9 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
         return Ok(());
     }
     let device = resolve(cli.device)?;
-    let precision = cnnzoo_train::precision::resolve(cli.precision, device)?;
-    let layout = layout(cli.memory_format, device, precision);
+    cnnzoo_train::precision::check(cli.precision, device)?;
     if let Some(steps) = cli.bench {
-        let batch = cli.batch_size.unwrap_or(r.batch_size);
-        let result = cnnzoo_train::bench::bench(arch, batch, size, device, precision, layout, steps)?;
-        if cli.json {
-            cnnzoo_models::outln!("{}", serde_json::to_string(&result)?);
-        } else {
-            cnnzoo_models::outln!(
-                "{}: {:.1} examples/sec ({} steps of {} x {} px, {}{}, {})",
-                result.arch,
-                result.examples_per_sec,
-                steps,
-                batch,
-                size,
-                precision,
-                if result.channels_last { ", channels-last" } else { "" },
-                result.device
-            );
-        }
-        return Ok(());
+        return bench(&cli, arch, device, size, steps);
     }
     let dir = cli
         .data
@@ -359,6 +394,14 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     let size = card.size;
     // Validates the size before reading any data.
     arch.build(&Config { size, in_channels: card.channels, ..arch.default_config() })?;
+    let batch_size = resumed.as_ref().map_or(cli.batch_size.unwrap_or(r.batch_size), |m| m.hyperparameters.batch_size);
+    // A frozen backbone without augmentation spends its run on one feature pass.
+    let planned = cli.tuning(resumed.as_ref().map_or(Tuning::default(), |m| m.hyperparameters.tuning));
+    let work =
+        if planned.freeze == Freeze::Backbone && planned.augment == Augment::None { autotune::Work::Embed } else { autotune::Work::Train };
+    let decision = compute(&cli, &autotune::Question { arch, size, batch: batch_size, device, work }, resumed.as_ref())?;
+    eprintln!("{}", decision.describe());
+    let (precision, layout) = (decision.chosen.precision, decision.chosen.layout);
     let mut dataset = data::load(&dir, &card, val_split, cli.seed.unwrap_or(42)).map_err(|e| match e {
         TrainError::Idx(IdxError::Missing { .. }) => {
             anyhow!("{e}; --data names Fashion-MNIST's folder (or one with train/ and test/ image folders), --download fetches it")

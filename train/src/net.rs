@@ -15,17 +15,23 @@ pub enum Layout {
     ChannelsLast,
 }
 
-/// The layout for `--memory-format auto` (the same for every network), from `bash bench/train_speed.sh`
-/// (docs/BENCHMARKS.md). On the CPU channels-last was faster for five of the
-/// six networks in fp32 and in bf16 (NiN 1.5x, DenseNet 1.4x, GoogLeNet
-/// 1.5x) and tied on ResNet-18 within the run-to-run noise, so it is used for
-/// all. On CUDA it is used with 16-bit precisions, where cuDNN's tensor-core
-/// kernels work in NHWC; fp32 stays contiguous there (not yet measured: no
-/// GPU was lent to this project's sessions so far).
-pub fn default_layout(device: tch::Device, precision: Precision) -> Layout {
-    match device {
-        tch::Device::Cuda(_) if !precision.is_mixed() => Layout::Contiguous,
-        _ => Layout::ChannelsLast,
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Layout::Contiguous => "contiguous",
+            Layout::ChannelsLast => "channels-last",
+        })
+    }
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Layout, String> {
+        match s {
+            "contiguous" => Ok(Layout::Contiguous),
+            "channels-last" => Ok(Layout::ChannelsLast),
+            _ => Err(format!("{s:?}: use contiguous or channels-last")),
+        }
     }
 }
 

@@ -76,23 +76,6 @@ impl FromStr for Precision {
     }
 }
 
-/// Whether this CPU has bfloat16 matrix units (AMX), where oneDNN's bf16
-/// convolutions outrun fp32. AVX-512 BF16 alone is not enough: on the
-/// development machine (a Xeon with AVX-512 BF16, no AMX) bf16 training was
-/// slower than fp32 in PyTorch and in cnnzoo alike (docs/BENCHMARKS.md).
-pub fn cpu_has_amx() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::fs::read_to_string("/proc/cpuinfo")
-            .map(|info| info.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|f| f == "amx_bf16")))
-            .unwrap_or(false)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// Whether CUDA device `index` has bf16 tensor cores (compute capability 8.0,
 /// Ampere, or later), as `nvidia-smi` reports it; false where that cannot be
 /// told (a GTX 1080 Ti, the seed's card, is 6.1 and emulates bf16).
@@ -106,18 +89,14 @@ pub fn gpu_has_bf16(index: usize) -> bool {
         .is_some_and(|major| major >= 8)
 }
 
-/// The precision for a request on a device: `auto` is bf16 where it is
-/// faster (CUDA GPUs, whose tensor cores compute it from Ampere on, and CPUs
-/// with AMX), else fp32. fp16
-/// is refused on a CPU: libtorch's CPU kernels emulate it, slower than fp32.
-pub fn resolve(request: Request, device: Device) -> Result<Precision> {
+/// Refuses what a device cannot run: fp16 on a CPU (libtorch's CPU kernels
+/// emulate it, slower than fp32). `auto` is decided by [`crate::autotune`].
+pub fn check(request: Request, device: Device) -> Result<()> {
     match (request, device) {
         (Request::Exactly(Precision::Fp16), Device::Cpu) => Err(TrainError::Options(
             "--precision fp16: float16 training needs a CUDA GPU (on a CPU, use bf16 where the CPU has it, or fp32)".into(),
         )),
-        (Request::Exactly(p), _) => Ok(p),
-        (Request::Auto, Device::Cuda(i)) => Ok(if gpu_has_bf16(i) { Precision::Bf16 } else { Precision::Fp32 }),
-        (Request::Auto, _) => Ok(if cpu_has_amx() { Precision::Bf16 } else { Precision::Fp32 }),
+        _ => Ok(()),
     }
 }
 
@@ -130,11 +109,8 @@ mod tests {
     fn requests_parse_and_fp16_needs_a_gpu() {
         assert_eq!("bf16".parse::<Request>(), Ok(Request::Exactly(Precision::Bf16)));
         assert!("fp8".parse::<Request>().unwrap_err().contains("fp32, bf16, fp16 or auto"));
-        let e = resolve(Request::Exactly(Precision::Fp16), Device::Cpu).unwrap_err().to_string();
+        let e = check(Request::Exactly(Precision::Fp16), Device::Cpu).unwrap_err().to_string();
         assert!(e.contains("--precision fp16") && e.contains("CUDA"), "{e}");
-        let auto_gpu = resolve(Request::Auto, Device::Cuda(0)).ok();
-        assert_eq!(auto_gpu, Some(if gpu_has_bf16(0) { Precision::Bf16 } else { Precision::Fp32 }));
-        let auto_cpu = resolve(Request::Auto, Device::Cpu).ok();
-        assert_eq!(auto_cpu, Some(if cpu_has_amx() { Precision::Bf16 } else { Precision::Fp32 }));
+        assert!(check(Request::Exactly(Precision::Fp16), Device::Cuda(0)).is_ok() && check(Request::Auto, Device::Cpu).is_ok());
     }
 }

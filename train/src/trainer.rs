@@ -229,6 +229,7 @@ fn new_manifest(o: &Options, data: &Dataset) -> Manifest {
             dataset: data.name.clone(),
             device: crate::device::describe(o.device),
             precision: o.precision.to_string(),
+            memory_format: Some(o.layout.to_string()),
             tuning: o.tuning,
             val_split: o.val_split,
         },

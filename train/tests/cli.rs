@@ -155,3 +155,40 @@ fn bench_runs_a_torchvision_layout_at_its_own_channels() {
     assert_eq!(v["arch"], "tv_resnet18");
     assert!(v["examples_per_sec"].as_f64().unwrap() > 0.0, "{v}");
 }
+
+#[test]
+fn auto_precision_is_measured_once_per_machine_and_bench_shows_every_candidate() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cnnzoo-train"))
+            .args(args)
+            .env("CNNZOO_CACHE", cache.path())
+            .env_remove("CNNZOO_DATA")
+            .output()
+            .unwrap()
+    };
+    let bench = ["--arch", "lenet", "--bench", "1", "--batch-size", "8", "--device", "cpu", "--json"];
+    let first = run(&bench);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    let candidates = v["candidates"].as_array().unwrap();
+    // fp32 and bf16 (where the CPU has bf16 instructions), contiguous and channels-last.
+    assert!(candidates.len() == 2 || candidates.len() == 4, "{v}");
+    assert!(candidates.iter().any(|c| c["precision"] == "fp32" && c["channels_last"] == false), "{v}");
+    let auto = v["auto"].as_str().unwrap();
+    assert!(auto.contains("measured") && !auto.contains("earlier"), "{auto}");
+    assert!(cache.path().join("autotune.json").is_file());
+    // The decision is remembered: the second run does not measure again.
+    let second: serde_json::Value = serde_json::from_slice(&run(&bench).stdout).unwrap();
+    assert!(second["auto"].as_str().unwrap().contains("measured earlier"), "{second}");
+    assert_eq!((&second["precision"], &second["channels_last"]), (&v["precision"], &v["channels_last"]));
+    // Flags given explicitly are never second-guessed.
+    let mut asked = bench.to_vec();
+    asked.extend(["--precision", "fp32", "--memory-format", "contiguous"]);
+    let o: serde_json::Value = serde_json::from_slice(&run(&asked).stdout).unwrap();
+    assert_eq!(
+        (o["candidates"].as_array().unwrap().len(), o["precision"].as_str(), o["channels_last"].as_bool()),
+        (1, Some("fp32"), Some(false))
+    );
+    assert!(o["auto"].as_str().unwrap().ends_with("as asked"), "{o}");
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Inference at the CPU ceiling, in one run: cnnzoo-infer on ONNX Runtime's
+# CPU provider and on its OpenVINO provider (`--device openvino`, bf16 where
+# the CPU has it), against OpenVINO's own runtime (bench/openvino_peer.py:
+# fp32 and bf16 inference precision, each its best of the LATENCY and
+# THROUGHPUT hints), on the same files: each network's fp32 export and its
+# INT8 export (`cnnzoo-export --int8`). Model-only images/s at batch 1 and 64,
+# best of ROUNDS (default 2) interleaved rounds of SECONDS (default 3) each;
+# then test accuracy on Fashion-MNIST of every cnnzoo path, and what
+# `--device auto` picks.
+#
+#   bash bench/openvino_table.sh [SECONDS]      (ARCHS="resnet18 densenet googlenet")
+#
+# The checkpoints are trained here once and kept, with their INT8 exports, in
+# $CNNZOO_CACHE/openvino-bench: one epoch of AdamW (lr 0.001) on the first
+# 12,000 training images, which takes each network well past chance (d2l's
+# one-epoch SGD leaves GoogLeNet and DenseNet at chance, where an accuracy
+# comparison says nothing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-3}
+source bench/setup.sh
+python -c 'import openvino' 2>/dev/null || python -m pip install --quiet openvino==2026.4.1
+kept=$CNNZOO_CACHE/openvino-bench
+mkdir -p "$kept"
+ips() { python -c "import json,sys; d=json.load(open(sys.argv[1])); print({r['batch']: r['images_per_sec'] for r in d['results']}[int(sys.argv[2])])" "$1" "$2"; }
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; OpenVINO $(python -c 'import openvino; print(openvino.__version__.split("-")[0])') (Python), onnxruntime-openvino 1.24.1 (cnnzoo); ${seconds} s per case, best of ${ROUNDS:-2} rounds."
+echo
+echo "| net, batch | cnnzoo CPU fp32 | cnnzoo CPU INT8 | cnnzoo OpenVINO (fp32 file) | cnnzoo OpenVINO (INT8 file) | OpenVINO fp32 | OpenVINO bf16 | OpenVINO on the INT8 file | cnnzoo best / OpenVINO best |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+acc_rows=()
+for arch in ${ARCHS:-resnet18 densenet googlenet}; do
+  ck=$kept/$arch.ot
+  if [ ! -f "$ck" ]; then
+    "$bin/cnnzoo-train" --arch "$arch" --data "$data" --epochs 1 --train-limit 12000 --optimizer adamw --lr 0.001 -q -o "$kept/$arch" > /dev/null
+  fi
+  "$bin/cnnzoo-export" "$ck" -o "$work/$arch.onnx" > /dev/null
+  if [ ! -f "$kept/$arch.int8.onnx" ]; then
+    "$bin/cnnzoo-export" "$ck" --int8 --calibrate "$data" -o "$kept/$arch.int8.onnx" --force > /dev/null
+  fi
+  cp "$kept/$arch.int8.onnx" "$work/$arch.int8.onnx"
+  for round in $(seq "${ROUNDS:-2}"); do
+    for run in cpu-fp32:cpu:onnx cpu-int8:cpu:int8.onnx ov-fp32:openvino:onnx ov-int8:openvino:int8.onnx; do
+      IFS=: read -r name device ext <<< "$run"
+      "$bin/cnnzoo-infer" --model "$work/$arch.$ext" --device "$device" --bench --batch-size 1,64 --duration "$seconds" --json > "$work/$arch.$name.$round.json"
+    done
+    python bench/openvino_peer.py "$work/$arch.onnx" 1,64 "$seconds" > "$work/$arch.peer.$round.json"
+    python bench/openvino_peer.py "$work/$arch.int8.onnx" 1,64 "$seconds" > "$work/$arch.peer8.$round.json"
+  done
+  for batch in 1 64; do
+    python - "$work" "$arch" "$batch" "${ROUNDS:-2}" <<'PY'
+import json, sys
+work, arch, batch, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def ours(name):
+    return max({r["batch"]: r["images_per_sec"] for r in json.load(open(f"{work}/{arch}.{name}.{k}.json"))["results"]}[batch] for k in range(1, rounds + 1))
+def peer(kind, precision):
+    return max(json.load(open(f"{work}/{arch}.{kind}.{k}.json"))["results"][f"{precision}-{batch}"] for k in range(1, rounds + 1))
+c = [ours("cpu-fp32"), ours("cpu-int8"), ours("ov-fp32"), ours("ov-int8")]
+p = [peer("peer", "f32"), peer("peer", "bf16"), max(peer("peer8", "f32"), peer("peer8", "bf16"))]
+cells = " | ".join(f"{v:.0f}" for v in c + p)
+print(f"| {arch}, {batch} | {cells} | {max(c) / max(p):.2f} |")
+PY
+  done
+  row="| $arch"
+  for run in cpu:onnx openvino:onnx cpu:int8.onnx openvino:int8.onnx; do
+    IFS=: read -r device ext <<< "$run"
+    a=$("$bin/cnnzoo-infer" --model "$work/$arch.$ext" --device "$device" --eval "$data" --json | python -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
+    row="$row | $(printf '%.4f' "$a")"
+  done
+  auto=$("$bin/cnnzoo-infer" --model "$work/$arch.onnx" --bench --batch-size 64 --runs 1 | head -1 | sed 's/.* on //')
+  acc_rows+=("$row | $auto |")
+done
+echo
+echo "| net | accuracy, CPU fp32 | OpenVINO (fp32 file) | CPU INT8 | OpenVINO (INT8 file) | --device auto picks |"
+echo "| --- | --- | --- | --- | --- | --- |"
+printf '%s\n' "${acc_rows[@]}"
