@@ -2,8 +2,9 @@
 # Inference at the CPU ceiling, in one run: cnnzoo-infer on ONNX Runtime's
 # CPU provider and on its OpenVINO provider (`--device openvino`, bf16 where
 # the CPU has it), against OpenVINO's own runtime (bench/openvino_peer.py:
-# fp32 and bf16 inference precision, each its best of the LATENCY and
-# THROUGHPUT hints), on the same files: each network's fp32 export and its
+# fp32 and bf16 inference precision, under the LATENCY hint, one synchronous
+# request at a time as cnnzoo-infer --bench runs, and the THROUGHPUT hint,
+# asynchronous requests on every stream), on the same files: each network's fp32 export and its
 # INT8 export (`cnnzoo-export --int8`). Model-only images/s at batch 1 and 64,
 # best of ROUNDS (default 2) interleaved rounds of SECONDS (default 3) each;
 # then test accuracy on Fashion-MNIST of every cnnzoo path, and what
@@ -12,10 +13,10 @@
 #   bash bench/openvino_table.sh [SECONDS]      (ARCHS="resnet18 densenet googlenet")
 #
 # The checkpoints are trained here once and kept, with their INT8 exports, in
-# $CNNZOO_CACHE/openvino-bench: one epoch of AdamW (lr 0.001) on the first
-# 12,000 training images, which takes each network well past chance (d2l's
-# one-epoch SGD leaves GoogLeNet and DenseNet at chance, where an accuracy
-# comparison says nothing).
+# $CNNZOO_CACHE/openvino-bench: one epoch of AdamW (lr 0.001, batch 64) on
+# the first 12,000 training images, which takes each network past chance
+# (d2l's one-epoch SGD at batch 128-256 leaves GoogLeNet and DenseNet at
+# chance, where an accuracy comparison says nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-3}
@@ -26,13 +27,13 @@ mkdir -p "$kept"
 ips() { python -c "import json,sys; d=json.load(open(sys.argv[1])); print({r['batch']: r['images_per_sec'] for r in d['results']}[int(sys.argv[2])])" "$1" "$2"; }
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; OpenVINO $(python -c 'import openvino; print(openvino.__version__.split("-")[0])') (Python), onnxruntime-openvino 1.24.1 (cnnzoo); ${seconds} s per case, best of ${ROUNDS:-2} rounds."
 echo
-echo "| net, batch | cnnzoo CPU fp32 | cnnzoo CPU INT8 | cnnzoo OpenVINO (fp32 file) | cnnzoo OpenVINO (INT8 file) | OpenVINO fp32 | OpenVINO bf16 | OpenVINO on the INT8 file | cnnzoo best / OpenVINO best |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| net, batch | cnnzoo CPU fp32 | cnnzoo CPU INT8 | cnnzoo OpenVINO (fp32 file) | cnnzoo OpenVINO (INT8 file) | OpenVINO fp32 | OpenVINO bf16 | OpenVINO on the INT8 file | OpenVINO best, THROUGHPUT hint | cnnzoo best / OpenVINO best (LATENCY) | cnnzoo best / OpenVINO best (either) |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 acc_rows=()
 for arch in ${ARCHS:-resnet18 densenet googlenet}; do
   ck=$kept/$arch.ot
   if [ ! -f "$ck" ]; then
-    "$bin/cnnzoo-train" --arch "$arch" --data "$data" --epochs 1 --train-limit 12000 --optimizer adamw --lr 0.001 -q -o "$kept/$arch" > /dev/null
+    "$bin/cnnzoo-train" --arch "$arch" --data "$data" --epochs 1 --train-limit 12000 --batch-size 64 --optimizer adamw --lr 0.001 -q -o "$kept/$arch" > /dev/null
   fi
   "$bin/cnnzoo-export" "$ck" -o "$work/$arch.onnx" > /dev/null
   if [ ! -f "$kept/$arch.int8.onnx" ]; then
@@ -53,12 +54,13 @@ import json, sys
 work, arch, batch, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 def ours(name):
     return max({r["batch"]: r["images_per_sec"] for r in json.load(open(f"{work}/{arch}.{name}.{k}.json"))["results"]}[batch] for k in range(1, rounds + 1))
-def peer(kind, precision):
-    return max(json.load(open(f"{work}/{arch}.{kind}.{k}.json"))["results"][f"{precision}-{batch}"] for k in range(1, rounds + 1))
+def peer(kind, precision, hint="LATENCY"):
+    return max(json.load(open(f"{work}/{arch}.{kind}.{k}.json"))["results"][f"{precision}-{hint}-{batch}"] for k in range(1, rounds + 1))
 c = [ours("cpu-fp32"), ours("cpu-int8"), ours("ov-fp32"), ours("ov-int8")]
 p = [peer("peer", "f32"), peer("peer", "bf16"), max(peer("peer8", "f32"), peer("peer8", "bf16"))]
-cells = " | ".join(f"{v:.0f}" for v in c + p)
-print(f"| {arch}, {batch} | {cells} | {max(c) / max(p):.2f} |")
+t = max(peer(kind, precision, "THROUGHPUT") for kind in ("peer", "peer8") for precision in ("f32", "bf16"))
+cells = " | ".join(f"{v:.0f}" for v in c + p + [t])
+print(f"| {arch}, {batch} | {cells} | {max(c) / max(p):.2f} | {max(c) / max(p + [t]):.2f} |")
 PY
   done
   row="| $arch"
@@ -67,7 +69,7 @@ PY
     a=$("$bin/cnnzoo-infer" --model "$work/$arch.$ext" --device "$device" --eval "$data" --json | python -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
     row="$row | $(printf '%.4f' "$a")"
   done
-  auto=$("$bin/cnnzoo-infer" --model "$work/$arch.onnx" --bench --batch-size 64 --runs 1 | head -1 | sed 's/.* on //')
+  auto=$("$bin/cnnzoo-infer" --model "$work/$arch.onnx" --bench --batch-size 64 --runs 1 --json | python -c 'import json,sys; d=json.load(sys.stdin); print(d["provider"] + (": " + d["provider_choice"] if d.get("provider_choice") else ""))')
   acc_rows+=("$row | $auto |")
 done
 echo

@@ -263,11 +263,22 @@ pub fn with_openvino(
     // Its thread count is set always: the provider's own default is a
     // build-time constant (8), not the machine's cores.
     let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let ep = OpenVINO::default().with_device_type("CPU").with_arbitrary_config("load_config", config).with_num_threads(n);
-    // OpenVINO runs the whole graph on its own threads; ONNX Runtime's
-    // intra-op pool, idle then, would spin on the same cores (half the speed
-    // on two cores).
+    // Static shapes: OpenVINO compiles the graph for each batch size it meets
+    // (and keeps it), which runs faster than its dynamic-shape path (batch 1:
+    // about 1.2x on ResNet-18).
+    let ep = OpenVINO::default()
+        .with_device_type("CPU")
+        .with_arbitrary_config("load_config", config)
+        .with_num_threads(n)
+        .with_dynamic_shapes(false);
+    // OpenVINO runs the whole graph on its own threads and optimizes it
+    // itself: ONNX Runtime's intra-op pool stays at one thread, and its graph
+    // rewrites are off (a fusion into one of ONNX Runtime's own operators
+    // would split the graph between the two providers).
     let builder = builder.with_intra_threads(1).map_err(|e| InferError::Runtime(e.to_string()))?;
+    let builder = builder
+        .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Disable)
+        .map_err(|e| InferError::Runtime(e.to_string()))?;
     let b = builder
         .with_execution_providers([ep.build().error_on_failure()])
         .map_err(|e| InferError::Device(format!("--device openvino: OpenVINO's execution provider cannot start: {e}")))?;
