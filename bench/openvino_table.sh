@@ -5,7 +5,10 @@
 # fp32 and bf16 inference precision, under the LATENCY hint, one synchronous
 # request at a time as cnnzoo-infer --bench runs, and the THROUGHPUT hint,
 # asynchronous requests on every stream), on the same files: each network's fp32 export and its
-# INT8 export (`cnnzoo-export --int8`). Model-only images/s at batch 1 and 64,
+# INT8 export (`cnnzoo-export --int8`). cnnzoo runs one request at a time
+# on one session, and also with `--streams N` (N = the cores: one session
+# per core, N requests in flight), its counterpart of the THROUGHPUT hint.
+# Model-only images/s at batch 1 and 64,
 # best of ROUNDS (default 2) interleaved rounds of SECONDS (default 3) each;
 # then test accuracy on Fashion-MNIST of every cnnzoo path, and what
 # `--device auto` picks.
@@ -27,8 +30,9 @@ mkdir -p "$kept"
 ips() { python -c "import json,sys; d=json.load(open(sys.argv[1])); print({r['batch']: r['images_per_sec'] for r in d['results']}[int(sys.argv[2])])" "$1" "$2"; }
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; OpenVINO $(python -c 'import openvino; print(openvino.__version__.split("-")[0])') (Python), onnxruntime-openvino 1.24.1 (cnnzoo); ${seconds} s per case, best of ${ROUNDS:-2} rounds."
 echo
-echo "| net, batch | cnnzoo CPU fp32 | cnnzoo CPU INT8 | cnnzoo OpenVINO (fp32 file) | cnnzoo OpenVINO (INT8 file) | OpenVINO fp32 | OpenVINO bf16 | OpenVINO on the INT8 file | OpenVINO best, THROUGHPUT hint | cnnzoo best / OpenVINO best (LATENCY) | cnnzoo best / OpenVINO best (either) |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+streams=$(nproc)
+echo "| net, batch | cnnzoo CPU fp32 | cnnzoo CPU INT8 | cnnzoo OpenVINO (fp32 file) | cnnzoo OpenVINO (INT8 file) | cnnzoo OpenVINO, $streams streams (fp32 file) | cnnzoo OpenVINO, $streams streams (INT8 file) | OpenVINO fp32 | OpenVINO bf16 | OpenVINO on the INT8 file | OpenVINO best, THROUGHPUT hint | cnnzoo one stream / OpenVINO LATENCY | cnnzoo best / OpenVINO best (either hint) |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 acc_rows=()
 for arch in ${ARCHS:-resnet18 densenet googlenet}; do
   ck=$kept/$arch.ot
@@ -41,9 +45,9 @@ for arch in ${ARCHS:-resnet18 densenet googlenet}; do
   fi
   cp "$kept/$arch.int8.onnx" "$work/$arch.int8.onnx"
   for round in $(seq "${ROUNDS:-2}"); do
-    for run in cpu-fp32:cpu:onnx cpu-int8:cpu:int8.onnx ov-fp32:openvino:onnx ov-int8:openvino:int8.onnx; do
-      IFS=: read -r name device ext <<< "$run"
-      "$bin/cnnzoo-infer" --model "$work/$arch.$ext" --device "$device" --bench --batch-size 1,64 --duration "$seconds" --json > "$work/$arch.$name.$round.json"
+    for run in cpu-fp32:cpu:onnx:1 cpu-int8:cpu:int8.onnx:1 ov-fp32:openvino:onnx:1 ov-int8:openvino:int8.onnx:1 ov-fp32-s:openvino:onnx:$streams ov-int8-s:openvino:int8.onnx:$streams; do
+      IFS=: read -r name device ext n <<< "$run"
+      "$bin/cnnzoo-infer" --model "$work/$arch.$ext" --device "$device" --streams "$n" --bench --batch-size 1,64 --duration "$seconds" --json > "$work/$arch.$name.$round.json"
     done
     python bench/openvino_peer.py "$work/$arch.onnx" 1,64 "$seconds" > "$work/$arch.peer.$round.json"
     python bench/openvino_peer.py "$work/$arch.int8.onnx" 1,64 "$seconds" > "$work/$arch.peer8.$round.json"
@@ -57,10 +61,11 @@ def ours(name):
 def peer(kind, precision, hint="LATENCY"):
     return max(json.load(open(f"{work}/{arch}.{kind}.{k}.json"))["results"][f"{precision}-{hint}-{batch}"] for k in range(1, rounds + 1))
 c = [ours("cpu-fp32"), ours("cpu-int8"), ours("ov-fp32"), ours("ov-int8")]
+s = [ours("ov-fp32-s"), ours("ov-int8-s")]
 p = [peer("peer", "f32"), peer("peer", "bf16"), max(peer("peer8", "f32"), peer("peer8", "bf16"))]
 t = max(peer(kind, precision, "THROUGHPUT") for kind in ("peer", "peer8") for precision in ("f32", "bf16"))
-cells = " | ".join(f"{v:.0f}" for v in c + p + [t])
-print(f"| {arch}, {batch} | {cells} | {max(c) / max(p):.2f} | {max(c) / max(p + [t]):.2f} |")
+cells = " | ".join(f"{v:.0f}" for v in c + s + p + [t])
+print(f"| {arch}, {batch} | {cells} | {max(c) / max(p):.2f} | {max(c + s) / max(p + [t]):.2f} |")
 PY
   done
   row="| $arch"

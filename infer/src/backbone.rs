@@ -2,17 +2,16 @@
 //! threads, that classifies images or turns them into feature vectors.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use ndarray::{s, Array2, Array3, Array4, ArrayView3, ArrayView4, Axis, Ix2};
-use ort::session::Session;
 use ort::value::{PrimitiveTensorElementType, TensorRef};
 
 use cnnzoo_models::card::{keys, FEATURES, LOGITS};
 use cnnzoo_models::{CardError, CardOverrides, Device, ModelCard};
 
 use crate::fastest::ProbeInput;
-use crate::runtime::{environment, register, Precision, Provider};
+use crate::runtime::{Precision, Provider};
+use crate::sessions::{Plan, Sessions};
 use crate::source::ImageSource;
 use crate::InferError;
 use cnnzoo_proto::tensor_proto::DataType;
@@ -27,8 +26,13 @@ pub struct BackboneOptions {
     /// the model's own) [default: auto: with `Device::OpenVino` bf16 where
     /// the CPU has it; OpenVINO chosen by `Device::Auto` computes in fp32].
     pub precision: Precision,
-    /// ONNX Runtime intra-op threads [default: ONNX Runtime's choice, all cores].
+    /// ONNX Runtime intra-op threads, in all [default: ONNX Runtime's choice, all cores].
     pub threads: Option<usize>,
+    /// Sessions that run requests side by side, each on its share of the
+    /// threads [default: 1]. More streams serve many small concurrent
+    /// requests faster (OpenVINO's THROUGHPUT mode, Triton's instances);
+    /// one stream gives each request every core.
+    pub streams: usize,
     /// Largest batch per run: bigger inputs are split, bounding memory.
     pub max_batch: usize,
     /// Threads that decode and preprocess images [default: all cores].
@@ -47,6 +51,7 @@ impl Default for BackboneOptions {
             device: Device::Auto,
             precision: Precision::Auto,
             threads: None,
+            streams: 1,
             max_batch: 64,
             decode_threads: None,
             card: CardOverrides::default(),
@@ -114,9 +119,9 @@ pub struct Outputs {
 #[derive(Debug)]
 pub struct Backbone {
     path: PathBuf,
-    // ort's `Session::run` takes `&mut self`; the lock makes one session serve
-    // many threads (ONNX Runtime parallelizes inside each run).
-    session: Mutex<SessionState>,
+    /// One session per stream, lent to one run at a time.
+    sessions: Sessions,
+    streams: usize,
     card: ModelCard,
     provider: Provider,
     /// Why `auto` chose the provider, where it measured.
@@ -134,46 +139,6 @@ pub struct Backbone {
     feature_dim: usize,
     /// The width of `logits`, where the graph or the card fixes it.
     logits_dim: Option<usize>,
-}
-
-/// A session being built on its own thread, built, or that failed to build.
-#[derive(Debug)]
-enum SessionState {
-    Loading(std::thread::JoinHandle<Result<Session, String>>),
-    Ready(Session),
-    Failed(String),
-}
-
-impl SessionState {
-    /// The session, once built (waiting for it if need be).
-    fn get(&mut self) -> Result<&mut Session, String> {
-        if matches!(self, SessionState::Loading(_)) {
-            let SessionState::Loading(handle) = std::mem::replace(self, SessionState::Failed(String::new())) else {
-                unreachable!("checked just above")
-            };
-            *self = match handle.join() {
-                Ok(Ok(session)) => SessionState::Ready(session),
-                Ok(Err(e)) => SessionState::Failed(e),
-                Err(_) => SessionState::Failed("ONNX Runtime panicked while loading it".into()),
-            };
-        }
-        match self {
-            SessionState::Ready(session) => Ok(session),
-            SessionState::Failed(e) => Err(e.clone()),
-            SessionState::Loading(_) => unreachable!("joined just above"),
-        }
-    }
-}
-
-/// A backbone dropped before its first run still waits for ONNX Runtime to
-/// finish loading: a process that exits while a session is being built
-/// aborts inside ONNX Runtime.
-impl Drop for Backbone {
-    fn drop(&mut self) {
-        if let Ok(state) = self.session.get_mut() {
-            let _ = state.get();
-        }
-    }
 }
 
 /// The error for a file that is not an ONNX model ONNX Runtime can load,
@@ -308,12 +273,11 @@ impl Backbone {
             _ => usize::MAX,
         };
 
-        // ONNX Runtime builds the session (a fifth of a second for ResNet-18)
-        // on its own thread while the first images are decoded; the first
-        // run waits for it. The provider is chosen there first and reported
-        // back at once, so that a device that cannot be used is refused here.
-        // `auto` on a CPU where OpenVINO is offered builds and times both
-        // providers first (once per model and machine: crate::fastest).
+        // ONNX Runtime builds the sessions (a fifth of a second each for
+        // ResNet-18) on their own thread while the first images are decoded;
+        // the first run waits for them. `auto` on a CPU where OpenVINO is
+        // offered builds and times both providers first (once per model and
+        // machine: crate::fastest).
         let max_batch = opts.max_batch.clamp(1, fixed_batch);
         let (ph, pw) = p.input_hw();
         let probe_batch = max_batch.min(8);
@@ -322,60 +286,19 @@ impl Backbone {
             pixels: takes_pixels,
             shape: if takes_pixels { [probe_batch, ph, pw, p.channels] } else { [probe_batch, p.channels, ph, pw] },
         };
-        let (file, device, precision, threads) = (path.clone(), opts.device, opts.precision, opts.threads);
-        type Chosen = Result<(Provider, Option<String>), InferError>;
-        let (chosen, provider) = std::sync::mpsc::sync_channel::<Chosen>(1);
-        let loading = std::thread::spawn(move || {
-            let built = (|| {
-                let builder = Session::builder(environment(device)?).map_err(|e| InferError::Runtime(e.to_string()))?;
-                // Threads are set after the provider is chosen: `auto` may restart from a fresh builder.
-                let (mut builder, provider) = register(builder, device, precision, threads)?;
-                // OpenVINO takes its thread count at registration.
-                if let (Some(n), false) = (threads, matches!(provider, Provider::OpenVino { .. })) {
-                    builder = builder.with_intra_threads(n).map_err(|e| InferError::Runtime(e.to_string()))?;
-                }
-                Ok((builder, provider))
-            })();
-            match built {
-                Ok((_, Provider::Cpu)) if device == Device::Auto && crate::runtime::offers_openvino() => {
-                    match crate::fastest::cpu_or_openvino(&file, precision, threads, &probe) {
-                        Ok((session, p, note)) => {
-                            let _ = chosen.send(Ok((p, Some(note))));
-                            Ok(session)
-                        }
-                        // The model itself cannot be loaded: said at the first run, as below.
-                        Err(InferError::Model { problem, .. }) => {
-                            let _ = chosen.send(Ok((Provider::Cpu, None)));
-                            Err(problem)
-                        }
-                        Err(e) => {
-                            let _ = chosen.send(Err(e));
-                            Err(String::new())
-                        }
-                    }
-                }
-                Ok((_, Provider::Cpu)) if precision == Precision::Bf16 => {
-                    let _ = chosen.send(Err(InferError::Device(
-                        "--precision bf16: runs on OpenVINO, which is not installed here (--device auto found the CPU provider alone)"
-                            .into(),
-                    )));
-                    Err(String::new())
-                }
-                Ok((mut builder, p)) => {
-                    let _ = chosen.send(Ok((p, None)));
-                    builder.commit_from_file(&file).map_err(|e| e.to_string())
-                }
-                Err(e) => {
-                    let _ = chosen.send(Err(e));
-                    Err(String::new())
-                }
-            }
-        });
-        let (provider, provider_note) =
-            provider.recv().map_err(|_| InferError::Runtime("ONNX Runtime failed while choosing a device".into()))??;
+        let plan = Plan {
+            file: path.clone(),
+            device: opts.device,
+            precision: opts.precision,
+            threads: opts.threads,
+            streams: opts.streams.max(1),
+            probe,
+        };
+        let (sessions, provider, provider_note) = Sessions::load(plan)?;
         Ok(Backbone {
             path,
-            session: Mutex::new(SessionState::Loading(loading)),
+            sessions,
+            streams: opts.streams.max(1),
             card,
             provider,
             provider_note,
@@ -395,8 +318,7 @@ impl Backbone {
     /// starts on its own thread: a service calls this at start-up to fail
     /// there, not on its first request, if the graph cannot be loaded.
     pub fn ready(&self) -> Result<(), InferError> {
-        let mut state = self.session.lock().map_err(|_| InferError::Runtime("a thread panicked while running this model".into()))?;
-        state.get().map(|_| ()).map_err(|e| unloadable(&self.path, e))
+        self.sessions.ready().map_err(|e| unloadable(&self.path, e))
     }
 
     pub fn card(&self) -> &ModelCard {
@@ -441,6 +363,11 @@ impl Backbone {
     /// The width of a feature vector (`embed`'s columns).
     pub fn feature_dim(&self) -> usize {
         self.feature_dim
+    }
+
+    /// How many runs can go at once, each on a session of its own.
+    pub fn streams(&self) -> usize {
+        self.streams
     }
 
     /// The largest batch one ONNX Runtime run receives.
@@ -529,8 +456,7 @@ impl Backbone {
         let rt = |e: ort::Error| InferError::Runtime(format!("{}: {e}", self.path.display()));
         let x = x.as_standard_layout();
         let tensor = TensorRef::from_array_view(x.view()).map_err(rt)?;
-        let mut state = self.session.lock().map_err(|_| InferError::Runtime("a thread panicked while running this model".into()))?;
-        let session = state.get().map_err(|e| unloadable(&self.path, e))?;
+        let mut session = self.sessions.lend().map_err(|e| unloadable(&self.path, e))?;
         let outputs = session.run(ort::inputs![self.input.as_str() => tensor]).map_err(rt)?;
         let take = |name: &str| -> Result<Array2<f32>, InferError> {
             let v = outputs[name].try_extract_array::<f32>().map_err(rt)?;

@@ -31,6 +31,7 @@ mod onnx_header;
 mod pipeline;
 mod probe;
 mod runtime;
+mod sessions;
 mod source;
 
 pub use backbone::{no_features, valid_name, Backbone, BackboneOptions, Batch, Input, Outputs, Prediction};

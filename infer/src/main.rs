@@ -73,6 +73,9 @@ struct Cli {
     /// ONNX Runtime intra-op threads [default: all cores].
     #[arg(long, value_parser = thread_count)]
     threads: Option<usize>,
+    /// Sessions that run requests side by side, each on its share of --threads: more serve many small concurrent requests faster, one gives each request every core.
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    streams: usize,
     /// Threads that decode and preprocess images, while the model runs [default: all cores].
     #[arg(long, value_parser = thread_count, conflicts_with = "bench")]
     decode_threads: Option<usize>,
@@ -125,6 +128,9 @@ struct Cli {
     /// With --bench: seconds of timed runs per batch size.
     #[arg(long, default_value_t = 10.0, value_parser = positive_number, requires = "bench", help_heading = "Benchmark")]
     duration: f64,
+    /// With --bench: requests in flight at once, each sent as the last comes back [default: --streams].
+    #[arg(long, value_parser = at_least_one, requires = "bench", help_heading = "Benchmark")]
+    concurrency: Option<usize>,
     /// With --bench: untimed runs first, per batch size.
     #[arg(long, default_value_t = 3, requires = "bench", help_heading = "Benchmark")]
     warmup: usize,
@@ -173,6 +179,7 @@ fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
         device: cli.device,
         precision: cli.precision,
         threads: cli.threads,
+        streams: cli.streams,
         max_batch: cli.batch_size.iter().copied().max().unwrap_or(64),
         decode_threads: cli.decode_threads,
         card: card_overrides(cli)?,
@@ -230,16 +237,22 @@ fn run_bench(cli: &Cli, backbone: &Backbone) -> anyhow::Result<()> {
     };
     let mut results = vec![];
     for &batch in &cli.batch_size {
-        results.push(bench(backbone, batch, cli.warmup, stop)?);
+        results.push(bench(backbone, batch, cli.warmup, stop, cli.concurrency.unwrap_or(cli.streams))?);
     }
     let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
     if cli.json {
         let provider = backbone.provider().to_string();
-        let record = serde_json::json!({"provider": provider, "provider_choice": backbone.provider_note(), "results": results});
+        let record = serde_json::json!({"provider": provider, "streams": backbone.streams(), "provider_choice": backbone.provider_note(), "results": results});
         out.line(&json_record(&[("model", backbone.path())], record))?;
     } else {
         let why = backbone.provider_note().map(|n| format!(" (auto: {n})")).unwrap_or_default();
-        out.line(&format!("{} on {}{why}", backbone.path().display(), backbone.provider()))?;
+        let streams = match backbone.streams() {
+            1 => String::new(),
+            n => format!(", {n} streams"),
+        };
+        let flight = results.first().map_or(1, |r| r.concurrency);
+        let flight = if flight > 1 { format!(", {flight} requests in flight") } else { String::new() };
+        out.line(&format!("{} on {}{streams}{flight}{why}", backbone.path().display(), backbone.provider()))?;
         out.line("batch     runs   images/s    mean ms     p50 ms     p90 ms     p99 ms")?;
         for r in &results {
             out.line(&format!(
@@ -437,6 +450,9 @@ fn run(cli: &Cli) -> anyhow::Result<usize> {
     }
     if cli.runs.is_some() && !cli.bench {
         return Err(InferError::Usage("--runs applies to --bench".into()).into());
+    }
+    if cli.concurrency.is_some() && !cli.bench {
+        return Err(InferError::Usage("--concurrency applies to --bench".into()).into());
     }
     if cli.batch_size.len() > 1 && !cli.bench {
         return Err(InferError::Usage("--batch-size takes one value, or a list with --bench".into()).into());

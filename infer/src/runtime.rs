@@ -259,10 +259,15 @@ pub fn with_openvino(
         }
     };
     let hint = if bf16 { "bf16" } else { "f32" };
-    let config = format!(r#"{{"CPU": {{"INFERENCE_PRECISION_HINT": "{hint}"}}}}"#);
     // Its thread count is set always: the provider's own default is a
     // build-time constant (8), not the machine's cores.
-    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = threads.unwrap_or(cores);
+    // OpenVINO pins each compiled model's threads to cores from the first
+    // one on: sessions that share the cores (a backbone's streams) would all
+    // run on the same ones, so they leave placement to the OS scheduler.
+    let pinning = if n < cores { r#", "ENABLE_CPU_PINNING": "NO""# } else { "" };
+    let config = format!(r#"{{"CPU": {{"INFERENCE_PRECISION_HINT": "{hint}"{pinning}}}}}"#);
     // Static shapes: OpenVINO compiles the graph for each batch size it meets
     // (and keeps it), which runs faster than its dynamic-shape path (batch 1:
     // about 1.2x on ResNet-18).

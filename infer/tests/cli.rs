@@ -384,6 +384,48 @@ fn bench_reports_throughput_and_latency_percentiles_per_batch_size() {
 }
 
 #[test]
+fn streams_run_requests_side_by_side_with_the_same_outputs() {
+    let images = test_pngs(&lenet().join("streams"), 16);
+    let one = cpu_backbone().embed(&images).unwrap();
+    let two =
+        Backbone::open(lenet_onnx(), &BackboneOptions { device: Device::Cpu, streams: 2, max_batch: 4, ..Default::default() }).unwrap();
+    assert_eq!(two.streams(), 2);
+    // Four threads share two sessions; each gets the features one session gives.
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..4).map(|_| s.spawn(|| two.embed(&images).unwrap())).collect();
+        for r in runs {
+            let f = r.join().unwrap();
+            assert!(f.iter().zip(one.iter()).all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b.abs())));
+        }
+    });
+    // --bench sends --streams requests at once unless --concurrency says otherwise.
+    let m = lenet_onnx();
+    let m = m.to_str().unwrap();
+    for (extra, concurrency) in [(vec![], 2), (vec!["--concurrency", "3"], 3)] {
+        let args = [
+            &["--model", m, "--device", "cpu", "--streams", "2", "--bench", "--batch-size", "2", "--runs", "12", "--json"],
+            extra.as_slice(),
+        ]
+        .concat();
+        let v = eval_json(&args);
+        assert_eq!((v["streams"].as_u64(), v["results"][0]["concurrency"].as_u64()), (Some(2), Some(concurrency)), "{v}");
+        assert_eq!(v["results"][0]["runs"], 12, "{v}");
+    }
+    let o = infer(&["--model", m, "--device", "cpu", "--streams", "2", "--bench", "--duration", "0.2"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && text.contains("2 streams, 2 requests in flight"), "{text}");
+    for bad in [vec!["--streams", "0", "--bench"], vec!["--concurrency", "2", "x.png"], vec!["--bench", "--concurrency", "0"]] {
+        let o = infer(&[&["--model", m, "--device", "cpu"], bad.as_slice()].concat());
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+    }
+    if cnnzoo_infer::openvino_library().is_some() {
+        let v =
+            eval_json(&["--model", m, "--device", "openvino", "--precision", "fp32", "--streams", "2", "--bench", "--runs", "6", "--json"]);
+        assert_eq!((v["streams"].as_u64(), v["results"][0]["runs"].as_u64()), (Some(2), Some(6)), "{v}");
+    }
+}
+
+#[test]
 fn a_model_that_carries_its_preprocessing_runs_like_the_plain_one() {
     let dir = tempfile::tempdir().unwrap();
     let files = zoo_of_images(dir.path());
