@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use cnnzoo_proto::{tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, ModelProto, ValueInfoProto};
+use cnnzoo_proto::{tensor_proto::DataType, ModelProto, ValueInfoProto};
 use serde_json::{json, Value};
 
 use crate::ExportError;
@@ -34,27 +34,16 @@ fn elements(dims: &[i64]) -> Option<u64> {
 
 /// The element type's ONNX name, lower case (`float`, `uint8`).
 fn elem_type(v: &ValueInfoProto) -> String {
-    match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-        Some(type_proto::Value::TensorType(t)) => DataType::try_from(t.elem_type)
+    match v.tensor() {
+        Some(t) => DataType::try_from(t.elem_type)
             .map(|d| d.as_str_name().to_ascii_lowercase())
             .unwrap_or_else(|_| format!("type {}", t.elem_type)),
-        _ => "not a tensor".into(),
+        None => "not a tensor".into(),
     }
 }
 
 fn shape(v: &ValueInfoProto) -> Vec<String> {
-    let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
-        return vec![];
-    };
-    t.shape
-        .iter()
-        .flat_map(|s| &s.dim)
-        .map(|d| match &d.value {
-            Some(dimension::Value::DimValue(n)) => n.to_string(),
-            Some(dimension::Value::DimParam(p)) => p.clone(),
-            None => "?".into(),
-        })
-        .collect()
+    v.tensor().map(|t| t.dims.iter().map(ToString::to_string).collect()).unwrap_or_default()
 }
 
 /// The report as JSON: inputs and outputs with shapes, opset, node counts by

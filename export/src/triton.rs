@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use cnnzoo_models::fsio::write_atomic;
-use cnnzoo_proto::{tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, ModelProto, ValueInfoProto};
+use cnnzoo_proto::{tensor_proto::DataType, ModelProto, ValueInfoProto};
 
 use crate::ExportError;
 
@@ -60,19 +60,8 @@ fn data_type(elem_type: i32) -> Result<&'static str, String> {
 /// One `input`/`output` entry: name, data type, and the dims after the batch
 /// (-1 where the graph leaves a dimension free).
 fn tensor_entry(v: &ValueInfoProto) -> Result<String, String> {
-    let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
-        return Err(format!("'{}' is not a tensor", v.name));
-    };
-    let dims: Vec<String> = t
-        .shape
-        .iter()
-        .flat_map(|s| &s.dim)
-        .skip(1)
-        .map(|d| match d.value {
-            Some(dimension::Value::DimValue(n)) => n.to_string(),
-            _ => "-1".into(),
-        })
-        .collect();
+    let t = v.tensor().ok_or_else(|| format!("'{}' is not a tensor", v.name))?;
+    let dims: Vec<String> = t.dims.iter().skip(1).map(|d| d.fixed().map_or("-1".into(), |n| n.to_string())).collect();
     Ok(format!("  {{\n    name: {}\n    data_type: {}\n    dims: [ {} ]\n  }}", quoted(&v.name), data_type(t.elem_type)?, dims.join(", ")))
 }
 

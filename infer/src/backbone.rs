@@ -6,15 +6,15 @@ use std::path::{Path, PathBuf};
 use ndarray::{s, Array2, Array3, Array4, ArrayView3, ArrayView4, Axis, Ix2};
 use ort::value::{PrimitiveTensorElementType, TensorRef};
 
-use cnnzoo_models::card::{keys, FEATURES, LOGITS};
+use cnnzoo_models::card::keys;
 use cnnzoo_models::{CardError, CardOverrides, Device, ModelCard};
 
 use crate::fastest::ProbeInput;
 use crate::runtime::{Precision, Provider};
 use crate::sessions::{Plan, Sessions};
+use crate::signature::{OutputNames, Signature};
 use crate::source::ImageSource;
 use crate::InferError;
-use cnnzoo_proto::tensor_proto::DataType;
 
 /// How to open a backbone. `card` overrides the model's card field by field;
 /// for ONNX files that cnnzoo did not write it is the card (channels and size
@@ -128,17 +128,7 @@ pub struct Backbone {
     provider_note: Option<String>,
     max_batch: usize,
     decode_threads: usize,
-    input: String,
-    /// The graph takes uint8 `[N, H, W, C]` pixels and preprocesses them itself.
-    takes_pixels: bool,
-    logits: Option<String>,
-    /// The feature output; for a classifier without one, its logits stand
-    /// in so that batches have one shape, and `has_features` says so.
-    features: String,
-    has_features: bool,
-    feature_dim: usize,
-    /// The width of `logits`, where the graph or the card fixes it.
-    logits_dim: Option<usize>,
+    signature: Signature,
 }
 
 /// The error for a file that is not an ONNX model ONNX Runtime can load,
@@ -153,33 +143,6 @@ fn unloadable(path: &Path, problem: String) -> InferError {
 /// Why a classifier without a feature output cannot embed.
 pub fn no_features(path: &Path, logits: &str) -> String {
     format!("{}: its output `{logits}` is the class logits and it has no feature output: name one (--features-output NAME)", path.display())
-}
-
-/// Which outputs are the logits and the features: the ones named so (by the
-/// options, else `logits` and `features`); for a model without a cnnzoo card,
-/// a single output is its logits (a classifier), and several unnamed ones
-/// must be named.
-fn pick_outputs(names: &[String], opts: &BackboneOptions, has_card: bool) -> Result<(Option<String>, Option<String>), String> {
-    let listed = || names.join(", ");
-    let named = |asked: &Option<String>, default: &str, what: &str| -> Result<Option<String>, String> {
-        match asked {
-            Some(n) if names.contains(n) => Ok(Some(n.clone())),
-            Some(n) => Err(format!("{what} output `{n}`: no such output (outputs: {})", listed())),
-            None => Ok(names.iter().find(|n| *n == default).cloned()),
-        }
-    };
-    let logits = named(&opts.logits_output, LOGITS, "logits")?;
-    let features = named(&opts.features_output, FEATURES, "features")?;
-    match (logits, features) {
-        (None, None) if names.len() == 1 && has_card => Ok((None, Some(names[0].clone()))),
-        (None, None) if names.len() == 1 => Ok((Some(names[0].clone()), None)),
-        (None, None) if names.is_empty() => Err("has no outputs".into()),
-        (None, None) => Err(format!(
-            "has several outputs ({}) and none is named logits or features: say which (--logits-output NAME, --features-output NAME)",
-            listed()
-        )),
-        picked => Ok(picked),
-    }
 }
 
 /// A model name as `--backbone` takes it: letters, digits, `-`, `_`, `.`;
@@ -233,52 +196,18 @@ impl Backbone {
             CardError::Invalid(problem) => bad(problem),
         })?;
 
-        let names: Vec<String> = header.outputs.iter().map(|o| o.name.clone()).collect();
-        let input = header.inputs.first().map(|i| i.name.clone()).ok_or_else(|| bad("has no input".into()))?;
-        if header.inputs.len() > 1 {
-            let all: Vec<&str> = header.inputs.iter().map(|i| i.name.as_str()).collect();
-            return Err(bad(format!("takes {} inputs ({}); only single-image models run here", all.len(), all.join(", "))));
-        }
-        let (logits, features) = pick_outputs(&names, opts, any_key).map_err(bad)?;
-        let width = |name: &str| {
-            header.outputs.iter().find(|o| o.name == name).and_then(|o| o.dims.last().copied()).and_then(|w| usize::try_from(w).ok())
-        };
-        card.check_logits(logits.as_deref().and_then(width)).map_err(bad)?;
-        // The width every run's logits must have: the graph's, or the card's class count.
-        let logits_dim = logits.as_deref().and_then(width).or((!card.classes.is_empty()).then_some(card.classes.len()));
-        // A card (or an override) must describe the input the graph takes, where the graph fixes it.
+        let names = OutputNames { logits: opts.logits_output.clone(), features: opts.features_output.clone() };
+        let signature = Signature::read(&header, &card, &names, any_key).map_err(bad)?;
         let p = &card.preprocessing;
-        let takes_pixels = header.inputs[0].elem_type == DataType::Uint8 as i32;
-        if takes_pixels && header.inputs[0].dims.len() != 4 {
-            return Err(bad(format!("input `{input}` is uint8 but not [N, H, W, C] pixels")));
-        }
-        if let (false, [_, c, h, w]) = (takes_pixels, &header.inputs[0].dims[..]) {
-            let (c, h, w) = (*c, *h, *w);
-            let fixed = |d: i64, want: usize| d <= 0 || d as usize == want;
-            let (ph, pw) = p.input_hw();
-            if !(fixed(c, p.channels) && fixed(h, ph) && fixed(w, pw)) {
-                return Err(bad(format!(
-                    "the card asks for {} channel(s) at {ph}x{pw} pixels (height x width) but the model takes [{c}, {h}, {w}]",
-                    p.channels
-                )));
-            }
-        }
-        let has_features = features.is_some();
-        let features = features.or_else(|| logits.clone()).expect("pick_outputs names one at least");
-        let feature_dim = width(&features).ok_or_else(|| bad(format!("output `{features}` has no fixed width")))?;
-        // A graph exported with a fixed batch of 1 (`torch.onnx.export` without
-        // dynamic axes) runs one image per run.
-        let fixed_batch = match header.inputs[0].dims.first() {
-            Some(&b) if b > 0 => b as usize,
-            _ => usize::MAX,
-        };
+        let input = signature.input.clone();
+        let takes_pixels = signature.takes_pixels;
 
         // ONNX Runtime builds the sessions (a fifth of a second each for
         // ResNet-18) on their own thread while the first images are decoded;
         // the first run waits for them. `auto` on a CPU where OpenVINO is
         // offered builds and times both providers first (once per model and
         // machine: crate::fastest).
-        let max_batch = opts.max_batch.clamp(1, fixed_batch);
+        let max_batch = opts.max_batch.clamp(1, signature.fixed_batch.unwrap_or(usize::MAX));
         let (ph, pw) = p.input_hw();
         let probe_batch = max_batch.min(8);
         let probe = ProbeInput {
@@ -304,13 +233,7 @@ impl Backbone {
             provider_note,
             max_batch,
             decode_threads: opts.decode_threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),
-            input,
-            takes_pixels,
-            logits,
-            features,
-            has_features,
-            feature_dim,
-            logits_dim,
+            signature,
         })
     }
 
@@ -323,6 +246,11 @@ impl Backbone {
 
     pub fn card(&self) -> &ModelCard {
         &self.card
+    }
+
+    /// What the model takes and gives.
+    pub fn signature(&self) -> &Signature {
+        &self.signature
     }
 
     /// The execution provider the session runs on.
@@ -342,27 +270,27 @@ impl Backbone {
 
     /// Whether the graph takes decoded pixels and preprocesses them itself.
     pub fn takes_pixels(&self) -> bool {
-        self.takes_pixels
+        self.signature.takes_pixels
     }
 
     /// Whether the model has a classifier head.
     pub fn has_logits(&self) -> bool {
-        self.logits.is_some()
+        self.signature.logits.is_some()
     }
 
     /// The name of the output that holds the class scores.
     pub fn logits_output(&self) -> Option<&str> {
-        self.logits.as_deref()
+        self.signature.logits.as_deref()
     }
 
     /// Whether the model has a feature output (a foreign classifier may not).
     pub fn has_features(&self) -> bool {
-        self.has_features
+        self.signature.has_features
     }
 
     /// The width of a feature vector (`embed`'s columns).
     pub fn feature_dim(&self) -> usize {
-        self.feature_dim
+        self.signature.feature_dim
     }
 
     /// How many runs can go at once, each on a session of its own.
@@ -378,11 +306,11 @@ impl Backbone {
     /// Runs preprocessed inputs `[N, C, H, W]`, split into batches of at most
     /// `max_batch`.
     pub fn run(&self, x: ArrayView4<f32>) -> Result<Outputs, InferError> {
-        if self.takes_pixels {
+        if self.signature.takes_pixels {
             return Err(InferError::Usage(format!(
                 "{}: this model does its own preprocessing and takes uint8 `{}` [N, H, W, C] pixels, not float32 network input",
                 self.path.display(),
-                self.input
+                self.signature.input
             )));
         }
         self.run_split(x)
@@ -391,11 +319,11 @@ impl Backbone {
     /// Runs decoded pixels `[N, H, W, C]` through a model that preprocesses
     /// them in its graph, split into batches of at most `max_batch`.
     pub fn run_pixels(&self, x: ArrayView4<u8>) -> Result<Outputs, InferError> {
-        if !self.takes_pixels {
+        if !self.signature.takes_pixels {
             return Err(InferError::Usage(format!(
                 "{}: this model takes preprocessed float32 `{}` [N, C, H, W], not pixels",
                 self.path.display(),
-                self.input
+                self.signature.input
             )));
         }
         self.run_split(x)
@@ -432,9 +360,12 @@ impl Backbone {
             true => Ok(Array2::zeros((0, width))),
             false => ndarray::concatenate(Axis(0), &views).map_err(|e| InferError::Runtime(e.to_string())),
         };
-        let features = cat(parts.iter().map(|p| p.features.view()).collect(), self.feature_dim)?;
-        let logits = match self.logits {
-            Some(_) => Some(cat(parts.iter().filter_map(|p| p.logits.as_ref().map(|l| l.view())).collect(), self.logits_dim.unwrap_or(0))?),
+        let features = cat(parts.iter().map(|p| p.features.view()).collect(), self.signature.feature_dim)?;
+        let logits = match self.signature.logits {
+            Some(_) => Some(cat(
+                parts.iter().filter_map(|p| p.logits.as_ref().map(|l| l.view())).collect(),
+                self.signature.logits_dim.unwrap_or(0),
+            )?),
             None => None,
         };
         Ok(Outputs { logits, features })
@@ -457,42 +388,26 @@ impl Backbone {
         let x = x.as_standard_layout();
         let tensor = TensorRef::from_array_view(x.view()).map_err(rt)?;
         let mut session = self.sessions.lend().map_err(|e| unloadable(&self.path, e))?;
-        let outputs = session.run(ort::inputs![self.input.as_str() => tensor]).map_err(rt)?;
+        let outputs = session.run(ort::inputs![self.signature.input.as_str() => tensor]).map_err(rt)?;
         let take = |name: &str| -> Result<Array2<f32>, InferError> {
             let v = outputs[name].try_extract_array::<f32>().map_err(rt)?;
             v.into_dimensionality::<Ix2>().map(|a| a.to_owned()).map_err(|e| InferError::Runtime(format!("output {name}: {e}")))
         };
         let rows = x.len_of(Axis(0));
-        let features = take(&self.features)?;
-        self.check_output(&self.features, &features, rows, Some(self.feature_dim))?;
-        let logits = self.logits.as_deref().map(take).transpose()?;
-        if let (Some(name), Some(l)) = (&self.logits, &logits) {
-            self.check_output(name, l, rows, self.logits_dim)?;
+        let sig = &self.signature;
+        let broken = |e: String| InferError::Runtime(format!("{}: {e}", self.path.display()));
+        let features = take(&sig.features)?;
+        sig.check_output(&sig.features, &features, rows, self.card.classes.len()).map_err(broken)?;
+        let logits = sig.logits.as_deref().map(take).transpose()?;
+        if let (Some(name), Some(l)) = (&sig.logits, &logits) {
+            sig.check_output(name, l, rows, self.card.classes.len()).map_err(broken)?;
         }
         Ok(Outputs { logits, features })
     }
 
-    /// What the graph declared is a promise the run must keep: one row per
-    /// image (or rows would go to the wrong images) and the declared width
-    /// (or labels would come from the wrong list).
-    fn check_output(&self, name: &str, a: &Array2<f32>, rows: usize, width: Option<usize>) -> Result<(), InferError> {
-        if a.nrows() == rows && width.is_none_or(|w| a.ncols() == w) {
-            return Ok(());
-        }
-        let declared = width.map_or("[N, D]".to_string(), |w| format!("[N, {w}]"));
-        let classes =
-            if Some(name) == self.logits.as_deref() && !self.card.classes.is_empty() { " (its card names that many classes)" } else { "" };
-        Err(InferError::Runtime(format!(
-            "{}: output `{name}` came back [{}, {}] for {rows} image(s); the model declares {declared}{classes}",
-            self.path.display(),
-            a.nrows(),
-            a.ncols(),
-        )))
-    }
-
     /// The width of the logits, where the graph or the card fixes it.
     pub fn logits_dim(&self) -> Option<usize> {
-        self.logits_dim
+        self.signature.logits_dim
     }
 
     /// The one batching layer: turns each source into an input with `input`
@@ -531,17 +446,17 @@ impl Backbone {
     /// decoded pixels for a model that carries its preprocessing.
     pub fn input(&self, source: &(impl ImageSource + ?Sized)) -> Result<Input, InferError> {
         let p = &self.card.preprocessing;
-        Ok(if self.takes_pixels { Input::Pixels(source.pixels(p)?) } else { Input::Planes(source.input(p)?) })
+        Ok(if self.signature.takes_pixels { Input::Pixels(source.pixels(p)?) } else { Input::Planes(source.input(p)?) })
     }
 
     /// One feature vector per image, `[N, D]`. Files and encoded images are
     /// decoded in parallel while the model runs; the first one that cannot
     /// be read is the error.
     pub fn embed<S: ImageSource>(&self, images: &[S]) -> Result<Array2<f32>, InferError> {
-        if !self.has_features {
-            return Err(InferError::Usage(no_features(&self.path, &self.features)));
+        if !self.signature.has_features {
+            return Err(InferError::Usage(no_features(&self.path, &self.signature.features)));
         }
-        let mut out = Array2::zeros((0, self.feature_dim));
+        let mut out = Array2::zeros((0, self.signature.feature_dim));
         self.for_each_batch(
             images,
             |img| self.input(img),

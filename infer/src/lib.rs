@@ -32,6 +32,7 @@ mod pipeline;
 mod probe;
 mod runtime;
 mod sessions;
+mod signature;
 mod source;
 
 pub use backbone::{no_features, valid_name, Backbone, BackboneOptions, Batch, Input, Outputs, Prediction};
@@ -43,4 +44,5 @@ pub use error::InferError;
 pub use eval::{evaluate, Evaluation};
 pub use probe::Probe;
 pub use runtime::{library_for, library_path, openvino_library, runtime_info, version_report, Precision, Provider, RuntimeInfo};
+pub use signature::{OutputNames, Signature};
 pub use source::{Encoded, ImageSource};

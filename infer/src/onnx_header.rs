@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Seek};
 use std::path::Path;
 
-use cnnzoo_proto::{tensor_shape_proto::dimension, type_proto, Message, StringStringEntryProto, ValueInfoProto};
+use cnnzoo_proto::{Message, StringStringEntryProto, ValueInfoProto};
 
 /// A graph input or output: its name, dimensions (-1 where not fixed) and
 /// ONNX element type (1 float, 2 uint8, ...; 0 if not a tensor).
@@ -105,14 +105,9 @@ impl<R: BufRead + Seek> Fields<R> {
 }
 
 fn io(v: ValueInfoProto) -> Io {
-    let (dims, elem_type) = match v.r#type.and_then(|t| t.value) {
-        Some(type_proto::Value::TensorType(t)) => (
-            t.shape
-                .map(|s| s.dim.iter().map(|d| if let Some(dimension::Value::DimValue(n)) = d.value { n } else { -1 }).collect())
-                .unwrap_or_default(),
-            t.elem_type,
-        ),
-        _ => (vec![], 0),
+    let (dims, elem_type) = match v.tensor() {
+        Some(t) => (t.dims.iter().map(|d| d.fixed().unwrap_or(-1)).collect(), t.elem_type),
+        None => (vec![], 0),
     };
     Io { name: v.name, dims, elem_type }
 }
@@ -185,6 +180,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use cnnzoo_proto::*;
+    use cnnzoo_proto::{tensor_shape_proto::dimension, type_proto};
 
     fn value(name: &str, dims: &[i64]) -> ValueInfoProto {
         let dim = dims

@@ -46,10 +46,14 @@ impl Plan {
     }
 }
 
+/// The thread that builds the sessions; its error is ONNX Runtime's reason
+/// why the model cannot be loaded.
+type Loading = JoinHandle<Result<Vec<Session>, String>>;
+
 /// Sessions being built, built, or that failed to build.
 #[derive(Debug)]
 pub struct Sessions {
-    loading: Mutex<Option<JoinHandle<Result<Vec<Session>, String>>>>,
+    loading: Mutex<Option<Loading>>,
     pool: OnceLock<Result<Pool<Session>, String>>,
 }
 

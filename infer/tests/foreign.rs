@@ -7,8 +7,7 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../../tests/support/python.rs"]
-mod python;
+use cnnzoo_test_support::python;
 
 use std::path::Path;
 use std::process::{Command, Output};

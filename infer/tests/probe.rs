@@ -5,9 +5,7 @@
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
 mod fixture;
-#[path = "../../tests/support/python.rs"]
-#[allow(dead_code)] // not every helper is used here
-mod python;
+use cnnzoo_test_support::python;
 
 use std::path::{Path, PathBuf};
 

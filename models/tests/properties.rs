@@ -11,8 +11,7 @@ use cnnzoo_models::data::{decode_image, parse_split};
 use cnnzoo_models::ModelCard;
 use proptest::prelude::*;
 
-#[path = "../../tests/support/forged.rs"]
-mod forged;
+use cnnzoo_test_support::forged;
 
 #[test]
 fn a_forged_size_hits_the_limits_before_allocating() {

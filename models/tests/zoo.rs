@@ -2,8 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../../tests/support/every.rs"]
-mod every;
+use cnnzoo_test_support::every;
 
 use cnnzoo_models::{build, Arch, Config, ModelError, ARCHS};
 

@@ -19,7 +19,7 @@ use crate::error::ServeError;
 use crate::metrics::{log_request, RequestLog};
 use crate::model::TensorMetadata;
 use crate::repository::Repository;
-use crate::tensor::{Data, InferRequest, Input, BYTES, FP32, VERSION};
+use crate::tensor::{Data, InferRequest, RequestInput, BYTES, FP32, VERSION};
 
 /// The gRPC service over a repository.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ fn parse(r: ModelInferRequest) -> Result<InferRequest, ServeError> {
             },
             (None, None) => return Err(ServeError::bad_request(format!("input '{}' has no contents", t.name))),
         };
-        inputs.push(Input { name: t.name, datatype: t.datatype, shape: t.shape, data });
+        inputs.push(RequestInput { name: t.name, datatype: t.datatype, shape: t.shape, data });
     }
     Ok(InferRequest { id: r.id, inputs, outputs: r.outputs.into_iter().map(|o| o.name).collect() })
 }

@@ -28,7 +28,7 @@ use crate::error::{Kind, ServeError};
 use crate::metrics::{log_request, RequestLog};
 use crate::model::Model;
 use crate::repository::Repository;
-use crate::tensor::{Data, InferRequest, InferResponse, Input, BYTES, FP32, VERSION};
+use crate::tensor::{Data, InferRequest, InferResponse, RequestInput, BYTES, FP32, VERSION};
 
 /// The header that splits a body into its JSON and binary parts.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -310,7 +310,7 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<(InferRequest, BinaryOutput
             (None, Some(text)) => from_json(&i.datatype, text, &i.shape, &i.name)?,
             (None, None) => return Err(ServeError::bad_request(format!("input '{}' has neither data nor binary_data_size", i.name))),
         };
-        inputs.push(Input { name: i.name, datatype: i.datatype, shape: i.shape, data });
+        inputs.push(RequestInput { name: i.name, datatype: i.datatype, shape: i.shape, data });
     }
     if !binary.is_empty() {
         return Err(ServeError::bad_request(format!("{} bytes of binary data belong to no input", binary.len())));

@@ -77,20 +77,22 @@ impl Model {
         let p = &self.backbone.card().preprocessing;
         let (ph, pw) = p.input_hw();
         let image = TensorMetadata { name: IMAGE.into(), datatype: BYTES.into(), shape: vec![-1] };
-        if self.backbone.takes_pixels() {
+        if self.backbone.signature().takes_pixels {
             return vec![image];
         }
         vec![TensorMetadata { name: INPUT.into(), datatype: FP32.into(), shape: vec![-1, p.channels as i64, ph as i64, pw as i64] }, image]
     }
 
+    /// The outputs a request may ask for, from the model's signature.
     pub fn outputs(&self) -> Vec<TensorMetadata> {
+        let sig = self.backbone.signature();
         let mut out = vec![];
-        if self.backbone.has_logits() {
-            let classes = self.backbone.logits_dim().map_or(-1, |w| w as i64);
+        if sig.logits.is_some() {
+            let classes = sig.logits_dim.map_or(-1, |w| w as i64);
             out.push(TensorMetadata { name: LOGITS.into(), datatype: FP32.into(), shape: vec![-1, classes] });
         }
-        if self.backbone.has_features() {
-            out.push(TensorMetadata { name: FEATURES.into(), datatype: FP32.into(), shape: vec![-1, self.backbone.feature_dim() as i64] });
+        if sig.has_features {
+            out.push(TensorMetadata { name: FEATURES.into(), datatype: FP32.into(), shape: vec![-1, sig.feature_dim as i64] });
         }
         out
     }
@@ -144,7 +146,7 @@ impl Model {
 
     /// The images of a request's one input tensor, as the model takes them,
     /// and the decoding memory they still hold.
-    async fn input(&self, mut inputs: Vec<tensor::Input>) -> Result<(Vec<Input>, Vec<Reservation>), ServeError> {
+    async fn input(&self, mut inputs: Vec<tensor::RequestInput>) -> Result<(Vec<Input>, Vec<Reservation>), ServeError> {
         if inputs.len() != 1 {
             return Err(ServeError::bad_request(format!(
                 "model '{}' takes exactly one input ('{INPUT}' FP32 [-1,C,H,W] or '{IMAGE}' BYTES [-1]); the request has {}",

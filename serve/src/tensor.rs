@@ -80,7 +80,7 @@ pub fn unsupported_datatype(input: &str, datatype: &str) -> ServeError {
 
 /// One input tensor of a request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Input {
+pub struct RequestInput {
     pub name: String,
     pub datatype: String,
     pub shape: Vec<i64>,
@@ -92,7 +92,7 @@ pub struct Input {
 pub struct InferRequest {
     /// Echoed in the response.
     pub id: String,
-    pub inputs: Vec<Input>,
+    pub inputs: Vec<RequestInput>,
     /// The outputs asked for, in order; empty asks for every output.
     pub outputs: Vec<String>,
 }

@@ -7,12 +7,9 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../support/data.rs"]
-mod data;
-#[path = "../support/python.rs"]
-mod python;
-#[path = "../support/seeded.rs"]
-mod seeded;
+use cnnzoo_test_support::data;
+use cnnzoo_test_support::python;
+use cnnzoo_test_support::seeded;
 
 use std::path::{Path, PathBuf};
 

@@ -5,13 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../support/data.rs"]
-mod data;
+use cnnzoo_test_support::data;
+use cnnzoo_test_support::every;
+use cnnzoo_test_support::python;
 use data::fashion_mnist;
-#[path = "../support/every.rs"]
-mod every;
-#[path = "../support/python.rs"]
-mod python;
 
 use std::path::{Path, PathBuf};
 

@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../support/data.rs"]
-mod data;
+use cnnzoo_test_support::data;
 use data::fashion_mnist;
 
 use std::path::PathBuf;

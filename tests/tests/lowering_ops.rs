@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../support/every.rs"]
-mod every;
+use cnnzoo_test_support::every;
 
 use cnnzoo_export::{lower, ExportOptions};
 use cnnzoo_infer::{Backbone, BackboneOptions, Device};

@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../support/python.rs"]
-mod python;
+use cnnzoo_test_support::python;
 
 use std::path::Path;
 

@@ -9,8 +9,7 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../support/python.rs"]
-mod python;
+use cnnzoo_test_support::python;
 
 use cnnzoo_models::preprocess::{preprocess, Filter};
 use cnnzoo_models::weights::PretrainedCfg;

@@ -3,11 +3,9 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../../tests/support/data.rs"]
-mod data;
+use cnnzoo_test_support::data;
+use cnnzoo_test_support::every;
 use data::fashion_mnist;
-#[path = "../../tests/support/every.rs"]
-mod every;
 use every::every_network;
 
 use cnnzoo_train::data::load_idx;

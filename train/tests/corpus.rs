@@ -4,10 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../../tests/support/corpus.rs"]
-mod corpus;
-#[path = "../../tests/support/every.rs"]
-mod every;
+use cnnzoo_test_support::corpus;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,8 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../../tests/support/data.rs"]
-mod data;
+use cnnzoo_test_support::data;
 use data::fashion_mnist;
 
 use std::io::{BufRead, BufReader, Write};

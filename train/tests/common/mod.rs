@@ -3,8 +3,7 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
-#[path = "../../../tests/support/data.rs"]
-mod data;
+use cnnzoo_test_support::data;
 pub use data::fashion_mnist;
 
 use cnnzoo_train::data::{load_idx, Dataset};

@@ -5,10 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../../tests/support/corpus.rs"]
-mod corpus;
-#[path = "../../tests/support/every.rs"]
-mod every;
+use cnnzoo_test_support::corpus;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,8 +16,7 @@ use cnnzoo_train::checkpoint::Paths;
 use cnnzoo_train::data::load_idx;
 use corpus::{run_corpus, Case};
 
-#[path = "../../tests/support/data.rs"]
-mod data;
+use cnnzoo_test_support::data;
 
 fn export_cmd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_cnnzoo-export"))

@@ -11,14 +11,12 @@ use cnnzoo_models::{Arch, EpochMetrics, Hyperparameters, Manifest, ParamRole, Pr
 
 /// Writes the seeded LeNet to `path`, its card entries passed through `edit` first
 /// (the corpus forges bad cards this way).
-#[allow(dead_code)] // not every test binary that includes this file uses it
 pub fn write_lenet(path: &Path, edit: impl FnOnce(&mut Vec<(String, String)>)) {
     let model = lenet(Preprocessing::bilinear_unit(1, 28), cnnzoo_export::DEFAULT_OPSET, edit);
     std::fs::write(path, cnnzoo_proto::encode_model(&model)).expect("model written");
 }
 
 /// The seeded LeNet built for the card's channels and size, at `opset`.
-#[allow(dead_code)] // not every test binary that includes this file uses it
 pub fn lenet(p: Preprocessing, opset: i64, edit: impl FnOnce(&mut Vec<(String, String)>)) -> cnnzoo_proto::ModelProto {
     let arch = Arch::find("lenet").expect("lenet is registered");
     let config = cnnzoo_models::Config { in_channels: p.channels, size: p.size, ..arch.default_config() };

@@ -1,8 +1,5 @@
 //! Runs a check on every case of a list (every network of the zoo, every op)
 //! and, when some fail, reports all of them by name, not just the first.
-//! Included by path into the tests that loop.
-
-#![allow(dead_code)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

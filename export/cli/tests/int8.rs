@@ -4,11 +4,9 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../../tests/support/data.rs"]
-mod data;
+use cnnzoo_test_support::data;
+use cnnzoo_test_support::python;
 use data::fashion_mnist;
-#[path = "../../tests/support/python.rs"]
-mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

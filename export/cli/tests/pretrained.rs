@@ -6,12 +6,9 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-#[path = "../../tests/support/data.rs"]
-mod data;
-#[path = "../../tests/support/every.rs"]
-mod every;
-#[path = "../../tests/support/python.rs"]
-mod python;
+use cnnzoo_test_support::data;
+use cnnzoo_test_support::every;
+use cnnzoo_test_support::python;
 
 use std::path::Path;
 use std::process::{Command, Output};

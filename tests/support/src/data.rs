@@ -2,7 +2,7 @@
 //! `$CNNZOO_DATA`, then `../shared/data/fashion-mnist` beside the checkout,
 //! then the set-up's cache (`$CNNZOO_CACHE/data/fashion-mnist`, which
 //! scripts/test.sh downloads and verifies once when neither of the others
-//! has it). Included by path into each crate's integration tests.
+//! has it).
 
 use std::path::PathBuf;
 

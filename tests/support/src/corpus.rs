@@ -2,9 +2,7 @@
 //! time limit (a hang fails the case instead of blocking the suite) and must
 //! exit with its code and say what it must say, on a line or two, with no
 //! panic and no C++ stack frames. Failing cases are reported together, by name.
-//! Included by path into each binary's `tests/corpus.rs`.
-
-#![allow(dead_code)]
+//! Each binary's `tests/corpus.rs` runs its cases through it.
 
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
@@ -67,7 +65,7 @@ pub fn check(case: &Case, o: &Output) {
 
 /// Runs every case with `command` (a fresh `Command` for the binary) and reports all failures.
 pub fn run_corpus(cases: Vec<Case>, command: impl Fn() -> Command, limit: Duration) {
-    super::every::every(
+    crate::every::every(
         cases,
         |c| c.name.clone(),
         |c| {

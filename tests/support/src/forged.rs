@@ -1,5 +1,4 @@
-//! Forged files the readers must refuse before allocating: one definition,
-//! included by path by the tests that need it.
+//! Forged files the readers must refuse before allocating.
 
 /// A BMP header claiming 60000 x 60000 pixels, with no pixel data.
 pub fn huge_bmp() -> Vec<u8> {
