@@ -79,7 +79,8 @@ cnnzoo_data() {
   local d
   for d in "${CNNZOO_DATA:-}" ../shared/data/fashion-mnist "$CNNZOO_CACHE/data/fashion-mnist"; do
     if [ -n "$d" ] && [ -f "$d/t10k-images-idx3-ubyte.gz" ]; then
-      echo "$d"
+      # Absolute: each package's tests run in their own folder.
+      (cd "$d" && pwd)
       return
     fi
   done

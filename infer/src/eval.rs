@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use cnnzoo_models::data::{collect_images, read_fashion_mnist, IdxSplit};
+use cnnzoo_models::data::{collect_images, read_fashion_mnist, DataSource, IdxSplit};
 use image::DynamicImage;
 
 use crate::{Backbone, InferError};
@@ -43,7 +43,10 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
     let classes = &backbone.card().classes;
     let started = Instant::now();
     let split;
-    let (examples, labels): (Vec<Example>, Vec<usize>) = if dir.join("test").is_dir() {
+    // An image folder's test/ (DataSource's rule); otherwise the IDX reader
+    // names the file it misses.
+    let folder = matches!(DataSource::detect(dir), Ok(s @ DataSource::Split { .. }) if s.has_test());
+    let (examples, labels): (Vec<Example>, Vec<usize>) = if folder {
         // Class names are folder names here, and never paths out of DATA.
         if let Some(c) = classes.iter().find(|c| !stays_inside(c)) {
             return Err(InferError::Data(format!(

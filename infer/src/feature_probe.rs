@@ -78,7 +78,8 @@ pub fn probe(backbone: &Backbone, dir: &Path, k: usize, val_split: Option<f64>) 
 /// The features of both splits: an image folder's `train/<class>/` and
 /// `test/<class>/` (classes named by `train/`), or Fashion-MNIST's IDX files.
 fn embed_splits(backbone: &Backbone, dir: &Path) -> Result<(Labelled, Labelled, usize), InferError> {
-    if dir.join("train").is_dir() && dir.join("test").is_dir() {
+    let folder = matches!(cnnzoo_models::data::DataSource::detect(dir), Ok(s @ cnnzoo_models::data::DataSource::Split { .. }) if s.has_train() && s.has_test());
+    if folder {
         let classes = cnnzoo_models::data::class_folders(&dir.join("train"))
             .map_err(|e| InferError::Data(format!("{}: {e}", dir.join("train").display())))?;
         if classes.len() < 2 {

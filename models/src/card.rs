@@ -257,6 +257,7 @@ mod tests {
                 loss: "cross_entropy".into(),
                 init: "xavier_uniform".into(),
                 dataset: "d".into(),
+                data_source: None,
                 device: "cpu".into(),
                 precision: "fp32".into(),
                 memory_format: None,

@@ -16,7 +16,12 @@ pub struct Hyperparameters {
     pub optimizer: String,
     pub loss: String,
     pub init: String,
+    /// For people: `fashion-mnist (DIR)`, `image folder (DIR)`, ...
     pub dataset: String,
+    /// What the data was, as data (absent in manifests written before it
+    /// was recorded): export validation finds its test images here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_source: Option<crate::data::DataSource>,
     pub device: String,
     /// `fp32`, `bf16` or `fp16` (mixed); manifests written before it was recorded are fp32.
     #[serde(default = "fp32")]

@@ -81,7 +81,7 @@ struct Cli {
     bench: Option<usize>,
     /// Fashion-MNIST IDX files, an image folder with train/ and test/, or
     /// with --val-split one folder of class folders
-    /// [default: $CNNZOO_DATA, then ./data/fashion-mnist].
+    /// [default: Fashion-MNIST in $CNNZOO_DATA, else in the set-up's cache].
     #[arg(long)]
     data: Option<PathBuf>,
     /// Hold out this share of each class of --data (one folder of class
@@ -360,11 +360,14 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     if let Some(steps) = cli.bench {
         return bench(&cli, arch, device, size, steps);
     }
+    // Fashion-MNIST by the set-up's rule; where it is nowhere yet, the
+    // cache is where --download puts it.
     let dir = cli
         .data
         .clone()
+        .or_else(|| cnnzoo_models::data::find_fashion_mnist(None))
         .or_else(|| std::env::var_os("CNNZOO_DATA").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("data/fashion-mnist"));
+        .unwrap_or_else(|| cnnzoo_models::fsio::cache_dir().join("data/fashion-mnist"));
     if cli.download || cli.download_only {
         let mirror = match (&cli.mirror, &cli.checksums) {
             (Some(url), Some(sums)) => Mirror::with_checksum_file(url, sums)?,

@@ -227,6 +227,7 @@ fn new_manifest(o: &Options, data: &Dataset) -> Manifest {
             loss: "cross_entropy".into(),
             init: "xavier_uniform".into(),
             dataset: data.name.clone(),
+            data_source: Some(data.source.clone()),
             device: crate::device::describe(o.device),
             precision: o.precision.to_string(),
             memory_format: Some(o.layout.to_string()),

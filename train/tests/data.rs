@@ -191,6 +191,7 @@ fn an_image_folder_of_any_size_and_mode_becomes_a_dataset() {
     std::fs::write(dir.path().join("train/cat/.DS_Store"), b"junk").unwrap();
     let d = load(dir.path(), &cnnzoo_models::Preprocessing::new(1, 28), None, 42).unwrap();
     assert_eq!(d.classes, ["cat", "dog"]);
+    assert_eq!(d.source, cnnzoo_models::data::DataSource::Split { path: dir.path().to_path_buf() });
     assert_eq!(d.train.images.size(), [6, 1, 28, 28]);
     assert_eq!(Vec::<i64>::try_from(&d.test.labels).unwrap(), [0, 0, 1, 1]);
 

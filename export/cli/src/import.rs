@@ -76,6 +76,7 @@ pub fn checkpoint(
             loss: "none".into(),
             init: format!("pretrained: {name}"),
             dataset,
+            data_source: None,
             device: "cpu".into(),
             precision: "fp32".into(),
             memory_format: None,

@@ -11,7 +11,7 @@ use cnnzoo_export::depthwise::batch_norms_as_depthwise;
 use cnnzoo_export::quantize::{Method, Observer, Plan};
 use cnnzoo_infer::{evaluate, Backbone, BackboneOptions, Device, Probe};
 use cnnzoo_models::card::{keys, INPUT};
-use cnnzoo_models::data::{class_folders, collect_images, read_fashion_mnist};
+use cnnzoo_models::data::{class_folders, collect_images, read_fashion_mnist, DataSource, SourceError};
 use cnnzoo_models::fsio::write_atomic;
 use cnnzoo_models::preprocess::{load, preprocess};
 use cnnzoo_models::Preprocessing;
@@ -31,21 +31,26 @@ pub struct Request {
 const BATCH: usize = 32;
 
 /// Where the calibration images come from: the first `n` of the training
-/// split, spread evenly over it (IDX files, or `DATA/train/<class>/*`, or a
-/// folder of images), through the model's own preprocessing.
+/// split, spread evenly over it (by [`DataSource`]'s rule: IDX files,
+/// `DATA/train/<class>/*`, or every image of class folders or of a folder),
+/// through the model's own preprocessing.
 fn calibration_inputs(data: &Path, p: &Preprocessing, n: usize) -> anyhow::Result<Vec<ndarray::Array3<f32>>> {
     let pick = |len: usize| -> Vec<usize> { (0..n.min(len)).map(|i| i * len / n.min(len)).collect() };
-    if !data.exists() {
-        bail!("--calibrate {}: no such file or folder", data.display());
-    }
-    if data.join("train-images-idx3-ubyte.gz").is_file() || data.join("train-images-idx3-ubyte").is_file() {
+    let source = match DataSource::detect(data) {
+        Ok(s) => s,
+        Err(SourceError::Missing(_)) => bail!("--calibrate {}: no such file or folder", data.display()),
+        Err(SourceError::Unrecognized(_)) => {
+            bail!("--calibrate {}: no Fashion-MNIST IDX files, train/<class>/ folders or images in it", data.display())
+        }
+    };
+    if let DataSource::FashionMnist { .. } = source {
         let split = read_fashion_mnist(data, "train", 256).map_err(|e| anyhow::anyhow!("--calibrate {}: {e}", data.display()))?;
         return pick(split.count)
             .into_iter()
             .map(|i| split.image(i).map(|g| preprocess(&image::DynamicImage::ImageLuma8(g), p)).context("image index past the split"))
             .collect();
     }
-    let folders: Vec<PathBuf> = if data.join("train").is_dir() {
+    let folders: Vec<PathBuf> = if source.has_train() {
         class_folders(&data.join("train"))
             .with_context(|| format!("--calibrate {}", data.display()))?
             .into_iter()
@@ -96,10 +101,6 @@ fn accuracy(model: &Path, data: &Path) -> anyhow::Result<f64> {
     Ok(evaluate(&backbone, data)?.accuracy)
 }
 
-fn has_test_split(data: &Path) -> bool {
-    data.join("t10k-images-idx3-ubyte.gz").is_file() || data.join("t10k-images-idx3-ubyte").is_file() || data.join("test").is_dir()
-}
-
 /// What the INT8 export measured, for the report and the card.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
@@ -126,7 +127,7 @@ pub fn export(fp32: &ModelProto, p: &Preprocessing, request: &Request, output: &
         int8_test_acc: None,
     };
     let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if has_test_split(&request.data) {
+    if DataSource::detect(&request.data).is_ok_and(|s| s.has_test()) {
         // Both models are evaluated from files, as a user would run them.
         let scratch = tempfile::Builder::new()
             .prefix(".cnnzoo-int8-")

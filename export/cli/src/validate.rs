@@ -5,8 +5,8 @@
 //! or nothing is written. The relative part matters for deep networks with
 //! outputs above 1 (a ResNet-50's float32 rounding alone is ~4e-5 there).
 //! The batch is real Fashion-MNIST test images when the data is at hand
-//! (where the checkpoint was trained from, `$CNNZOO_DATA`, then the set-up's
-//! cache), seeded random inputs otherwise.
+//! (where the manifest says the checkpoint was trained from, else by the
+//! set-up's rule), seeded random inputs otherwise.
 
 use std::path::PathBuf;
 
@@ -15,6 +15,7 @@ use ndarray::{Array4, Axis};
 
 use cnnzoo_infer::Probe;
 use cnnzoo_models::card::{FEATURES, LOGITS};
+use cnnzoo_models::data::{find_fashion_mnist, DataSource};
 use cnnzoo_models::preprocess::preprocess;
 use cnnzoo_train::checkpoint::Checkpoint;
 use cnnzoo_train::Net;
@@ -38,22 +39,23 @@ pub struct Validation {
     pub inputs: &'static str,
 }
 
-/// Fashion-MNIST, for a checkpoint trained on it: the folder the manifest
-/// names (`fashion-mnist (DIR)`), `$CNNZOO_DATA`, then the set-up's cache.
-fn fashion_mnist(dataset: &str) -> Option<PathBuf> {
-    let rest = dataset.strip_prefix("fashion-mnist")?;
-    let trained_on = rest.trim().strip_prefix('(').and_then(|r| r.strip_suffix(')')).map(PathBuf::from);
-    trained_on
-        .into_iter()
-        .chain(std::env::var_os("CNNZOO_DATA").map(PathBuf::from))
-        .chain([cnnzoo_models::fsio::cache_dir().join("data/fashion-mnist")])
-        .find(|d| d.join("t10k-images-idx3-ubyte.gz").is_file())
+/// Fashion-MNIST, for a checkpoint trained on it: the folder its manifest
+/// records, else where the set-up's rule finds it. `None` for a checkpoint
+/// trained on other data.
+fn fashion_mnist(hyperparameters: &cnnzoo_models::Hyperparameters) -> Option<PathBuf> {
+    match &hyperparameters.data_source {
+        Some(source @ DataSource::FashionMnist { path }) if source.has_test() => Some(path.clone()),
+        Some(DataSource::FashionMnist { .. }) => find_fashion_mnist(None),
+        Some(_) => None,
+        // A manifest from before sources were recorded: by its description.
+        None => hyperparameters.dataset.starts_with("fashion-mnist").then(|| find_fashion_mnist(None)).flatten(),
+    }
 }
 
 /// The validation batch, in the checkpoint's input shape.
 fn batch(ck: &Checkpoint) -> (Array4<f32>, &'static str) {
     let p = &ck.manifest.preprocessing;
-    let real = fashion_mnist(&ck.manifest.hyperparameters.dataset);
+    let real = fashion_mnist(&ck.manifest.hyperparameters);
     if let Some(split) = real.and_then(|d| cnnzoo_models::data::read_fashion_mnist(&d, "t10k", 10).ok()) {
         if p.channels == 1 {
             let (h, w) = p.input_hw();

@@ -251,6 +251,18 @@ fn every_export_is_validated_against_libtorch_and_a_wrong_one_is_not_written() {
     let o = export(&[ot, "-o", o_path, "--json", "--atol", "1e-5"]);
     let v = &serde_json::from_slice::<Value>(&o.stdout).unwrap()["validation"];
     assert!(v["max_abs_diff"].as_f64().unwrap() <= 1e-5 && v["atol"] == 1e-5 && v["batch"] == 8, "{v}");
+    // The manifest records the data as data: with neither $CNNZOO_DATA nor a
+    // cache to look in, validation still finds the test images there.
+    let manifest: Value = serde_json::from_slice(&std::fs::read(Path::new(ot).with_extension("json")).unwrap()).unwrap();
+    assert_eq!(manifest["hyperparameters"]["data_source"]["kind"], "fashion-mnist", "{manifest}");
+    let empty = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_cnnzoo-export"))
+        .args([ot, "-o", o_path])
+        .env_remove("CNNZOO_DATA")
+        .env("CNNZOO_CACHE", empty.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("on 8 Fashion-MNIST test images"), "{}", stderr(&o));
     let good = std::fs::read(&out).unwrap();
 
     // An export gone wrong (one weight's bits flipped after lowering) is caught,

@@ -6,15 +6,14 @@
 
 use std::path::PathBuf;
 
+/// The checkout: this crate is its `tests/support`.
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 /// The places the rule names, in order.
 pub fn candidates() -> Vec<PathBuf> {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cache = cnnzoo_models::fsio::cache_dir();
-    std::env::var_os("CNNZOO_DATA")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([workspace.join("../shared/data/fashion-mnist"), cache.join("data/fashion-mnist")])
-        .collect()
+    cnnzoo_models::data::fashion_mnist_candidates(Some(&workspace()))
 }
 
 /// The dataset; a test that cannot find it fails and says where it looked.

@@ -11,7 +11,7 @@ pub fn python() -> PathBuf {
 
 /// The workspace's `tests/python` folder, where the shared scripts live.
 pub fn scripts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python")
+    crate::data::workspace().join("tests/python")
 }
 
 /// Runs `tests/python/NAME` with `args`; panics with its stderr if it fails.

@@ -37,6 +37,7 @@ pub fn lenet(p: Preprocessing, opset: i64, edit: impl FnOnce(&mut Vec<(String, S
             loss: "none".into(),
             init: "xavier_uniform".into(),
             dataset: "none".into(),
+            data_source: None,
             device: "cpu".into(),
             precision: "fp32".into(),
             memory_format: None,

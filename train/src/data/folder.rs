@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cnnzoo_models::data::{class_folders, collect_images, hold_out, HoldOutError};
+use cnnzoo_models::data::{class_folders, collect_images, hold_out, DataSource, HoldOutError};
 use cnnzoo_models::preprocess::load;
 use cnnzoo_models::Preprocessing;
 use tch::{Kind, Tensor};
@@ -88,6 +88,7 @@ pub fn load_folder(dir: &Path, prep: &Preprocessing) -> Result<Dataset> {
     let (train, test) = (dir.join("train"), dir.join("test"));
     Ok(Dataset {
         name: format!("image folder ({})", dir.display()),
+        source: DataSource::Split { path: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()) },
         train: split(&train, &labelled(files_by_class(&train, &classes)?), prep)?,
         test: split(&test, &labelled(files_by_class(&test, &classes)?), prep)?,
         classes,
@@ -107,6 +108,7 @@ pub fn load_held_out(dir: &Path, prep: &Preprocessing, share: f64, seed: u64) ->
     let (train, test) = (labelled_as_i64(train), labelled_as_i64(test));
     Ok(Dataset {
         name: format!("image folder ({}, {}% of each class held out)", dir.display(), share * 100.0),
+        source: DataSource::Classes { path: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()) },
         train: split(dir, &train, prep)?,
         test: split(dir, &test, prep)?,
         classes,

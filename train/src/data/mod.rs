@@ -7,7 +7,7 @@ mod folder;
 
 use std::path::Path;
 
-use cnnzoo_models::data::{held_out_root, read_fashion_mnist, unsplit_hint, IdxError};
+use cnnzoo_models::data::{held_out_root, read_fashion_mnist, unsplit_hint, DataSource, IdxError};
 pub use cnnzoo_models::data::{FASHION_MNIST_CLASSES, FASHION_MNIST_FILES};
 use cnnzoo_models::preprocess::Filter;
 use cnnzoo_models::Preprocessing;
@@ -45,8 +45,10 @@ impl Split {
 
 #[derive(Debug)]
 pub struct Dataset {
-    /// Where it was read from, for the manifest.
+    /// Where it was read from, for people.
     pub name: String,
+    /// What it was read from, for the manifest.
+    pub source: DataSource,
     pub classes: Vec<String>,
     pub train: Split,
     pub test: Split,
@@ -67,6 +69,7 @@ pub fn load_idx(dir: &Path) -> Result<Dataset> {
     let classes: Vec<String> = FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect();
     Ok(Dataset {
         name: format!("fashion-mnist ({})", dir.display()),
+        source: DataSource::FashionMnist { path: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()) },
         train: idx_split(dir, "train", classes.len())?,
         test: idx_split(dir, "t10k", classes.len())?,
         classes,
@@ -92,20 +95,23 @@ pub fn load_idx_for(dir: &Path, card: &Preprocessing) -> Result<Dataset> {
     Ok(d)
 }
 
-/// Reads `dir` for a network whose card is `card`, by one rule:
+/// Reads `dir` for a network whose card is `card`:
 /// - with `val_split`, `dir` (or its `train/`) is one folder of class
 ///   folders, and that share of each class is held out for testing;
-/// - `train/` and `test/` subfolders: an image folder, each picture prepared
-///   exactly as the card says (its channels, resize, crop, normalization);
-/// - otherwise Fashion-MNIST's IDX files (see [`load_idx_for`]).
+/// - otherwise by what [`DataSource::detect`] finds there: an image folder
+///   (`train/` and `test/`), each picture prepared exactly as the card says
+///   (its channels, resize, crop, normalization), or Fashion-MNIST's IDX
+///   files (see [`load_idx_for`]), whose reader names the file it misses
+///   in a folder that is neither.
 pub fn load(dir: &Path, card: &Preprocessing, val_split: Option<f64>, seed: u64) -> Result<Dataset> {
     if let Some(share) = val_split {
         let root = held_out_root(dir).map_err(|e| TrainError::Options(e.to_string()))?;
         return load_held_out(&root, card, share, seed);
     }
-    let (train, test) = (dir.join("train"), dir.join("test"));
-    if train.is_dir() && test.is_dir() {
-        return load_folder(dir, card);
+    if let Ok(source @ DataSource::Split { .. }) = DataSource::detect(dir) {
+        if source.has_train() && source.has_test() {
+            return load_folder(dir, card);
+        }
     }
     load_idx_for(dir, card).map_err(|e| match e {
         // A folder of class folders without a split: say how to split it.
