@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use ndarray::{s, Array2, Array3, Array4, ArrayView3, ArrayView4, Axis, Ix2};
 use ort::value::{PrimitiveTensorElementType, TensorRef};
 
-use cnnzoo_models::card::keys;
+use cnnzoo_models::card::Card;
 use cnnzoo_models::{CardError, CardOverrides, Device, ModelCard};
 
 use crate::fastest::ProbeInput;
@@ -188,16 +188,15 @@ impl Backbone {
             return Err(bad("empty file (not an ONNX model)".into()));
         }
         let header = crate::onnx_header::read(&path).map_err(|e| unloadable(&path, e))?;
-        let any_key = header.metadata.iter().any(|(k, _)| k.starts_with(keys::PREFIX));
-        let from_file =
-            ModelCard::from_metadata(&|k: &str| header.metadata(k), any_key).map_err(|e| bad(format!("invalid model card: {e}")))?;
-        let card = ModelCard::merge(from_file, &opts.card).map_err(|e| match e {
+        let from_file = Card::from_metadata(&header.metadata).map_err(|e| bad(format!("invalid model card: {e}")))?;
+        let has_card = from_file.is_some();
+        let card = ModelCard::merge(from_file.map(ModelCard::from), &opts.card).map_err(|e| match e {
             CardError::Missing => InferError::NoCard { path: path.clone() },
-            CardError::Invalid(problem) => bad(problem),
+            e => bad(e.to_string()),
         })?;
 
         let names = OutputNames { logits: opts.logits_output.clone(), features: opts.features_output.clone() };
-        let signature = Signature::read(&header, &card, &names, any_key).map_err(bad)?;
+        let signature = Signature::read(&header, &card, &names, has_card).map_err(bad)?;
         let p = &card.preprocessing;
         let input = signature.input.clone();
         let takes_pixels = signature.takes_pixels;

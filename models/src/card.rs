@@ -1,14 +1,17 @@
 //! The model card: what an exported model says about itself, so that
-//! inference needs the ONNX file alone. The exporter writes it into the ONNX
-//! `metadata_props` with [`metadata`]; inference reads it back with
-//! [`ModelCard::from_metadata`], which validates it. The metadata keys and the
+//! inference needs the ONNX file alone. The exporter writes a [`Card`] into
+//! the ONNX `metadata_props`; inference reads it back with
+//! [`Card::from_metadata`], which validates it, and keeps what it needs of
+//! it ([`ModelCard`]). The metadata keys and the
 //! graph's input and output names are defined here and nowhere else.
+
+use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::preprocess::{Filter, InputSize};
-use crate::{Manifest, Preprocessing};
+use crate::{EpochMetrics, Hyperparameters, Manifest, Preprocessing};
 
 /// The graph input, `[batch, C, H, W]` float32.
 pub const INPUT: &str = "input";
@@ -28,7 +31,6 @@ pub const CARD_FORMAT: u32 = 1;
 pub mod keys {
     pub const FORMAT: &str = "cnnzoo.format";
     pub const ARCH: &str = "cnnzoo.arch";
-    pub const INPUT: &str = "cnnzoo.input";
     pub const CLASSES: &str = "cnnzoo.classes";
     pub const PREPROCESSING: &str = "cnnzoo.preprocessing";
     pub const OUTPUTS: &str = "cnnzoo.outputs";
@@ -70,30 +72,126 @@ impl Provenance {
     }
 }
 
-/// The `metadata_props` entries for a trained model, in a fixed order.
-/// Structured values are JSON.
-pub fn metadata(manifest: &Manifest, provenance: &Provenance) -> Vec<(String, String)> {
-    let last = manifest.metrics.last();
-    let outputs = if provenance.features_only { FEATURES.to_string() } else { format!("{LOGITS},{FEATURES}") };
-    [
-        (keys::FORMAT, CARD_FORMAT.to_string()),
-        (keys::ARCH, manifest.arch.clone()),
-        (keys::INPUT, json!(manifest.input).to_string()),
-        (keys::CLASSES, json!(manifest.classes).to_string()),
-        (keys::PREPROCESSING, json!(manifest.preprocessing).to_string()),
-        (keys::OUTPUTS, outputs),
-        (keys::TEST_ACC, last.map(|m| format!("{:.4}", m.test_acc)).unwrap_or_default()),
-        (keys::EPOCHS, manifest.metrics.len().to_string()),
-        (keys::METRICS, json!(manifest.metrics).to_string()),
-        (keys::HYPERPARAMETERS, json!(manifest.hyperparameters).to_string()),
-        (keys::CHECKPOINT_SHA256, provenance.checkpoint_sha256.clone()),
-        (keys::BN_FOLDED, provenance.bn_folded.to_string()),
-        (keys::EXPORTER, provenance.exporter.clone()),
-        (keys::TRAINING_VERSIONS, json!(manifest.versions).to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+/// Everything a cnnzoo export says about itself, in its ONNX
+/// `metadata_props` (`cnnzoo.*` keys, structured values as JSON). One struct,
+/// written by [`Card::to_metadata`] and read back by [`Card::from_metadata`]:
+/// what is written reads back equal. The input shape is the preprocessing's
+/// (its channels and size) and nowhere else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Card {
+    pub arch: String,
+    /// Class names, by logit index (empty for a backbone without a head).
+    pub classes: Vec<String>,
+    pub preprocessing: Preprocessing,
+    /// Test accuracy after the last epoch, if the model was trained here.
+    pub test_acc: Option<f64>,
+    /// One entry per training epoch.
+    pub metrics: Vec<EpochMetrics>,
+    pub hyperparameters: Option<Hyperparameters>,
+    /// The checkpoint, the export's options and the exporter (absent from
+    /// cards written by hand).
+    pub provenance: Option<Provenance>,
+    /// Versions of cnnzoo and the libraries that trained the checkpoint.
+    pub training_versions: BTreeMap<String, String>,
+    /// INT8 exports: scheme, calibration method and images, fp32 and INT8
+    /// test accuracy.
+    pub quantization: Option<serde_json::Value>,
+    /// Exports of published weights: the file, its format and SHA-256, and
+    /// what was adapted.
+    pub weights: Option<serde_json::Value>,
+}
+
+impl Card {
+    /// The card of a model exported from a checkpoint with `manifest`.
+    pub fn new(manifest: &Manifest, provenance: Provenance) -> Card {
+        Card {
+            arch: manifest.arch.clone(),
+            classes: manifest.classes.clone(),
+            preprocessing: manifest.preprocessing.clone(),
+            // To the four decimals the card keeps, so that it reads back equal.
+            test_acc: manifest.metrics.last().map(|m| (m.test_acc * 1e4).round() / 1e4),
+            metrics: manifest.metrics.clone(),
+            hyperparameters: Some(manifest.hyperparameters.clone()),
+            provenance: Some(provenance),
+            training_versions: manifest.versions.clone(),
+            quantization: None,
+            weights: None,
+        }
+    }
+
+    /// The `metadata_props` entries, in a fixed order.
+    pub fn to_metadata(&self) -> Vec<(String, String)> {
+        let mut out = vec![
+            (keys::FORMAT, CARD_FORMAT.to_string()),
+            (keys::ARCH, self.arch.clone()),
+            (keys::CLASSES, json!(self.classes).to_string()),
+            (keys::PREPROCESSING, json!(self.preprocessing).to_string()),
+            // Four decimals, as training reports it: a reader compares it with the log.
+            (keys::TEST_ACC, self.test_acc.map(|a| format!("{a:.4}")).unwrap_or_default()),
+            (keys::EPOCHS, self.metrics.len().to_string()),
+            (keys::METRICS, json!(self.metrics).to_string()),
+        ];
+        if let Some(h) = &self.hyperparameters {
+            out.push((keys::HYPERPARAMETERS, json!(h).to_string()));
+        }
+        if let Some(p) = &self.provenance {
+            let outputs = if p.features_only { FEATURES.to_string() } else { format!("{LOGITS},{FEATURES}") };
+            out.extend([
+                (keys::OUTPUTS, outputs),
+                (keys::CHECKPOINT_SHA256, p.checkpoint_sha256.clone()),
+                (keys::BN_FOLDED, p.bn_folded.to_string()),
+                (keys::EXPORTER, p.exporter.clone()),
+            ]);
+        }
+        out.push((keys::TRAINING_VERSIONS, json!(self.training_versions).to_string()));
+        out.extend(self.quantization.as_ref().map(|q| (keys::QUANTIZATION, q.to_string())));
+        out.extend(self.weights.as_ref().map(|w| (keys::WEIGHTS, w.to_string())));
+        out.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    /// Reads and validates the card in `entries` (`metadata_props`, the
+    /// first of a repeated key counts). `Ok(None)` when there are no
+    /// `cnnzoo.` keys at all (the model was not exported by cnnzoo); an
+    /// error names the key that is missing, malformed or invalid.
+    pub fn from_metadata<K: AsRef<str>, V: AsRef<str>>(entries: &[(K, V)]) -> Result<Option<Card>, CardError> {
+        if !entries.iter().any(|(k, _)| k.as_ref().starts_with(keys::PREFIX)) {
+            return Ok(None);
+        }
+        let get = |key: &str| entries.iter().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v.as_ref());
+        let format: u32 = parse(get(keys::FORMAT), keys::FORMAT)?;
+        if format != CARD_FORMAT {
+            return Err(CardError::Format { found: format });
+        }
+        let preprocessing: Preprocessing = parse(get(keys::PREPROCESSING), keys::PREPROCESSING)?;
+        preprocessing.validate().map_err(|problem| CardError::Invalid { key: keys::PREPROCESSING, problem })?;
+        let optional = |key: &'static str| get(key).filter(|v| !v.is_empty());
+        let provenance = match (optional(keys::CHECKPOINT_SHA256), optional(keys::EXPORTER)) {
+            (Some(sha), Some(exporter)) => Some(Provenance {
+                checkpoint_sha256: sha.into(),
+                bn_folded: parse(get(keys::BN_FOLDED), keys::BN_FOLDED)?,
+                features_only: get(keys::OUTPUTS) == Some(FEATURES),
+                exporter: exporter.into(),
+            }),
+            _ => None,
+        };
+        Ok(Some(Card {
+            arch: get(keys::ARCH).ok_or(CardError::KeyMissing { key: keys::ARCH })?.to_string(),
+            classes: parse(get(keys::CLASSES), keys::CLASSES)?,
+            preprocessing,
+            test_acc: optional(keys::TEST_ACC)
+                .map(|v| v.parse().map_err(|_| CardError::Invalid { key: keys::TEST_ACC, problem: format!("{v:?} is not a number") }))
+                .transpose()?,
+            metrics: optional(keys::METRICS).map(|v| parse(Some(v), keys::METRICS)).transpose()?.unwrap_or_default(),
+            hyperparameters: optional(keys::HYPERPARAMETERS).map(|v| parse(Some(v), keys::HYPERPARAMETERS)).transpose()?,
+            provenance,
+            training_versions: optional(keys::TRAINING_VERSIONS)
+                .map(|v| parse(Some(v), keys::TRAINING_VERSIONS))
+                .transpose()?
+                .unwrap_or_default(),
+            quantization: optional(keys::QUANTIZATION).map(|v| parse(Some(v), keys::QUANTIZATION)).transpose()?,
+            weights: optional(keys::WEIGHTS).map(|v| parse(Some(v), keys::WEIGHTS)).transpose()?,
+        }))
+    }
 }
 
 /// What inference needs to know about a model.
@@ -108,15 +206,32 @@ pub struct ModelCard {
     pub test_acc: Option<f64>,
 }
 
-/// Why [`ModelCard::merge`] cannot make a card.
+impl From<Card> for ModelCard {
+    fn from(c: Card) -> ModelCard {
+        ModelCard { arch: c.arch, classes: c.classes, preprocessing: c.preprocessing, test_acc: c.test_acc }
+    }
+}
+
+/// Why a card cannot be read ([`Card::from_metadata`]) or made
+/// ([`ModelCard::merge`]). Each names the key or field at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CardError {
     /// No card in the file, and the overrides do not say the channels and size.
     #[error("has no cnnzoo model card: say at least its input channels and size")]
     Missing,
-    /// The merged card cannot be carried out (names the field).
+    #[error("{key}: missing")]
+    KeyMissing { key: &'static str },
+    /// The value is not the JSON (or number) the key holds.
+    #[error("{key}: unreadable ({problem})")]
+    Unreadable { key: &'static str, problem: String },
+    #[error("{}: card format {found}, this build reads format {CARD_FORMAT}", keys::FORMAT)]
+    Format { found: u32 },
+    /// The value reads but cannot be carried out.
+    #[error("{key}: {problem}")]
+    Invalid { key: &'static str, problem: String },
+    /// A card changed by overrides that cannot be carried out (names the field).
     #[error("{0}")]
-    Invalid(String),
+    Overridden(String),
 }
 
 /// Changes to a card, field by field: each `Some` replaces that field alone.
@@ -137,30 +252,6 @@ pub struct CardOverrides {
 }
 
 impl ModelCard {
-    /// Reads and validates the card through `lookup` (key to value). `Ok(None)`
-    /// when the model has no `cnnzoo.` keys at all (it was not exported by
-    /// cnnzoo); an error names the key that is missing, malformed or invalid.
-    pub fn from_metadata(lookup: &dyn Fn(&str) -> Option<String>, any_key: bool) -> Result<Option<ModelCard>, String> {
-        if !any_key {
-            return Ok(None);
-        }
-        let format: u32 = parse(lookup, keys::FORMAT)?;
-        if format != CARD_FORMAT {
-            return Err(format!("{}: card format {format}, this build reads format {CARD_FORMAT}", keys::FORMAT));
-        }
-        let card = ModelCard {
-            arch: lookup(keys::ARCH).ok_or_else(|| format!("{}: missing", keys::ARCH))?,
-            classes: parse(lookup, keys::CLASSES)?,
-            preprocessing: parse(lookup, keys::PREPROCESSING)?,
-            test_acc: lookup(keys::TEST_ACC)
-                .filter(|v| !v.is_empty())
-                .map(|v| v.parse().map_err(|_| format!("{}: {v:?} is not a number", keys::TEST_ACC)))
-                .transpose()?,
-        };
-        card.preprocessing.validate().map_err(|e| format!("{}: {e}", keys::PREPROCESSING))?;
-        Ok(Some(card))
-    }
-
     /// `card` with `overrides` applied field by field, validated; without a
     /// card, the overrides must say at least the channels and size.
     pub fn merge(card: Option<ModelCard>, overrides: &CardOverrides) -> Result<ModelCard, CardError> {
@@ -207,7 +298,7 @@ impl ModelCard {
         if let Some(classes) = &overrides.classes {
             card.classes = classes.clone();
         }
-        card.preprocessing.validate().map_err(CardError::Invalid)?;
+        card.preprocessing.validate().map_err(CardError::Overridden)?;
         Ok(card)
     }
 
@@ -227,10 +318,10 @@ impl ModelCard {
     }
 }
 
-/// A JSON value under `key`, required.
-fn parse<T: DeserializeOwned>(lookup: &dyn Fn(&str) -> Option<String>, key: &str) -> Result<T, String> {
-    let text = lookup(key).ok_or_else(|| format!("{key}: missing"))?;
-    serde_json::from_str(&text).map_err(|e| format!("{key}: unreadable ({e})"))
+/// The JSON value of `key`, required.
+fn parse<T: DeserializeOwned>(value: Option<&str>, key: &'static str) -> Result<T, CardError> {
+    let text = value.ok_or(CardError::KeyMissing { key })?;
+    serde_json::from_str(text).map_err(|e| CardError::Unreadable { key, problem: e.to_string() })
 }
 
 #[cfg(test)]
@@ -239,13 +330,11 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::{EpochMetrics, Hyperparameters};
 
     fn manifest() -> Manifest {
         Manifest {
             format: Manifest::FORMAT,
             arch: "lenet".into(),
-            input: [1, 28, 28],
             classes: (0..10).map(|i| format!("c{i}")).collect(),
             preprocessing: Preprocessing::bilinear_unit(1, 28),
             hyperparameters: Hyperparameters {
@@ -275,7 +364,32 @@ mod tests {
     }
 
     fn read(entries: &HashMap<String, String>) -> Result<Option<ModelCard>, String> {
-        ModelCard::from_metadata(&|k| entries.get(k).cloned(), entries.keys().any(|k| k.starts_with(keys::PREFIX)))
+        let entries: Vec<(&String, &String)> = entries.iter().collect();
+        Card::from_metadata(&entries).map(|c| c.map(ModelCard::from)).map_err(|e| e.to_string())
+    }
+
+    fn metadata(manifest: &Manifest, provenance: &Provenance) -> Vec<(String, String)> {
+        Card::new(manifest, provenance.clone()).to_metadata()
+    }
+
+    #[test]
+    fn what_is_written_reads_back_equal() {
+        let mut card = Card::new(&manifest(), provenance());
+        let back = |c: &Card| Card::from_metadata(&c.to_metadata()).unwrap().unwrap();
+        assert_eq!(back(&card), card);
+        card.provenance = Some(Provenance { features_only: true, ..provenance() });
+        card.quantization = Some(json!({"scheme": "qdq"}));
+        card.weights = Some(json!({"file": "w.pth"}));
+        assert_eq!(back(&card), card);
+        // A card written by hand: the keys inference needs, and no others.
+        let hand =
+            Card { metrics: vec![], hyperparameters: None, provenance: None, test_acc: None, quantization: None, weights: None, ..card };
+        assert_eq!(back(&hand), hand);
+        assert!(!hand.to_metadata().iter().any(|(k, _)| k == keys::HYPERPARAMETERS || k == keys::CHECKPOINT_SHA256));
+        // Errors are typed: the key and what is wrong with it.
+        let mut e = hand.to_metadata();
+        e.retain(|(k, _)| k != keys::CLASSES);
+        assert_eq!(Card::from_metadata(&e), Err(CardError::KeyMissing { key: keys::CLASSES }));
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub mod weights;
 pub mod zoo;
 
 pub use builder::{Builder, Conv, Pool};
-pub use card::{CardError, CardOverrides, ModelCard};
+pub use card::{Card, CardError, CardOverrides, ModelCard};
 pub use device::Device;
 pub use error::ModelError;
 pub use graph::{Graph, Node, Op, Param, ParamRole, ValueId};

@@ -58,9 +58,10 @@ pub struct Manifest {
     /// Bumped when a field changes meaning.
     pub format: u32,
     pub arch: String,
-    /// `[C, H, W]`.
-    pub input: [usize; 3],
     pub classes: Vec<String>,
+    /// The network's input (its channels and size, the one record of them)
+    /// and how a picture becomes it. Manifests written before had an
+    /// `input` field beside it too, ignored when read.
     pub preprocessing: Preprocessing,
     pub hyperparameters: Hyperparameters,
     /// One entry per finished epoch; `--resume` continues after the last.
@@ -92,20 +93,20 @@ impl Manifest {
         if !(h.lr.is_finite() && h.lr > 0.0) {
             return Err(format!("lr {} (a positive number)", h.lr));
         }
-        if self.input.contains(&0) {
-            return Err(format!("input {:?} (no side of 0)", self.input));
+        if self.preprocessing.size == 0 || self.preprocessing.height == Some(0) {
+            return Err(format!("input {:?} (no side of 0)", self.input()));
         }
         h.tuning.check()?;
         if let Some(share) = h.val_split.filter(|s| !(*s > 0.0 && *s < 1.0)) {
             return Err(format!("val_split {share} (above 0 and below 1)"));
         }
-        if self.input[0] != self.preprocessing.channels {
-            return Err(format!(
-                "input {:?} has {} channel(s) but the preprocessing {}",
-                self.input, self.input[0], self.preprocessing.channels
-            ));
-        }
         Ok(())
+    }
+
+    /// The network's input `[C, H, W]`, as the preprocessing makes it.
+    pub fn input(&self) -> [usize; 3] {
+        let (h, w) = self.preprocessing.input_hw();
+        [self.preprocessing.channels, h, w]
     }
 
     pub fn to_json(&self) -> String {

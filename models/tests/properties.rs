@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use cnnzoo_models::card::keys;
+use cnnzoo_models::card::Card;
 use cnnzoo_models::data::{decode_image, parse_split};
-use cnnzoo_models::ModelCard;
 use proptest::prelude::*;
 
 use cnnzoo_test_support::forged;
@@ -69,7 +69,8 @@ proptest! {
                 (keys::FORMAT, format.as_str()), (keys::FORMAT, "1"), (keys::ARCH, "x"), (keys::CLASSES, classes.as_str()),
                 (keys::PREPROCESSING, preprocessing), (keys::TEST_ACC, acc.as_str()),
             ].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            if let Ok(Some(card)) = ModelCard::from_metadata(&|k| entries.get(k).cloned(), true) {
+            let entries: Vec<(&String, &String)> = entries.iter().collect();
+            if let Ok(Some(card)) = Card::from_metadata(&entries) {
                 // What it accepts can be carried out.
                 prop_assert!(card.preprocessing.validate().is_ok());
                 prop_assert!(matches!(card.preprocessing.channels, 1 | 3));

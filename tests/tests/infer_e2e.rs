@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use cnnzoo_export::{lower, ExportOptions};
 use cnnzoo_infer::{evaluate, Backbone, BackboneOptions, Device};
-use cnnzoo_models::card::{metadata, Provenance};
+use cnnzoo_models::card::{Card, Provenance};
 use cnnzoo_models::data::read_fashion_mnist;
 use cnnzoo_models::preprocess::preprocess;
 use cnnzoo_models::Arch;
@@ -47,7 +47,7 @@ fn trained() -> &'static Trained {
         let model = lower(
             &ck.graph,
             &ck.weights,
-            &ExportOptions { metadata: metadata(&ck.manifest, &Provenance::new("test", true, false)), ..Default::default() },
+            &ExportOptions { metadata: Card::new(&ck.manifest, Provenance::new("test", true, false)).to_metadata(), ..Default::default() },
         )
         .unwrap();
         let onnx = dir.join("lenet.onnx");

@@ -99,7 +99,7 @@ pub fn read_manifest(path: &Path) -> Result<Manifest> {
 /// The graph a manifest describes.
 pub fn graph_of(manifest: &Manifest, path: &Path) -> Result<Graph> {
     let arch = Arch::find(&manifest.arch).map_err(|e| TrainError::Data { path: path.into(), problem: e.to_string() })?;
-    let [c, h, _] = manifest.input;
+    let [c, h, _] = manifest.input();
     arch.build(&Config { in_channels: c, classes: manifest.classes.len(), size: h })
         .map_err(|e| TrainError::Data { path: path.into(), problem: format!("describes a network that cannot be built: {e}") })
 }

@@ -204,8 +204,8 @@ fn refuse_contradictions(cli: &Cli, paths: &Paths, manifest: &cnnzoo_models::Man
         ("--lr".into(), cli.lr.map(|v| v.to_string()), h.lr.to_string()),
         ("--batch-size".into(), cli.batch_size.map(|v| v.to_string()), h.batch_size.to_string()),
         ("--seed".into(), cli.seed.map(|v| v.to_string()), h.seed.to_string()),
-        ("--size".into(), cli.size.map(|v| v.to_string()), manifest.input[1].to_string()),
-        ("--in-chans".into(), cli.in_chans.map(|v| v.to_string()), manifest.input[0].to_string()),
+        ("--size".into(), cli.size.map(|v| v.to_string()), manifest.input()[1].to_string()),
+        ("--in-chans".into(), cli.in_chans.map(|v| v.to_string()), manifest.input()[0].to_string()),
         ("--val-split".into(), cli.val_split.map(|v| v.to_string()), h.val_split.map_or("no".into(), |v| v.to_string())),
     ];
     // The recipe's flags, compared field by field as the manifest holds them.

@@ -212,7 +212,6 @@ fn new_manifest(o: &Options, data: &Dataset) -> Manifest {
     Manifest {
         format: Manifest::FORMAT,
         arch: o.arch.name.into(),
-        input: [preprocessing.channels, o.size, o.size],
         classes: data.classes.clone(),
         preprocessing,
         hyperparameters: Hyperparameters {
@@ -282,12 +281,15 @@ pub fn train(opts: &Options, data: &Dataset) -> Result<Manifest> {
     }
     if o.resume {
         let ck = checkpoint::load(&o.paths.weights)?;
-        if ck.manifest.arch != o.arch.name || ck.manifest.input != manifest.input || ck.manifest.classes != manifest.classes {
+        if ck.manifest.arch != o.arch.name || ck.manifest.input() != manifest.input() || ck.manifest.classes != manifest.classes {
             return Err(TrainError::Data {
                 path: o.paths.manifest.clone(),
                 problem: format!(
                     "is a {} checkpoint for input {:?}, not {} for {:?} with these classes",
-                    ck.manifest.arch, ck.manifest.input, o.arch.name, manifest.input
+                    ck.manifest.arch,
+                    ck.manifest.input(),
+                    o.arch.name,
+                    manifest.input()
                 ),
             });
         }

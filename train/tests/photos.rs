@@ -84,7 +84,7 @@ fn published_weights_fine_tune_on_a_photo_folder_and_keep_their_preprocessing() 
     assert!(e.contains("(12 train / 3 test examples)"), "one photo of five held out per class: {e}");
     let m = manifest(&stem);
     assert_eq!(m.classes, CLASSES);
-    assert_eq!(m.input, [3, 224, 224]);
+    assert_eq!(m.input(), [3, 224, 224]);
     assert_eq!(
         m.preprocessing,
         Preprocessing::torchvision(256, 224, Filter::BilinearAntialias, IMAGENET_MEAN, IMAGENET_STD),
@@ -151,7 +151,7 @@ fn published_rgb_weights_on_fashion_mnist_average_their_statistics_over_gray() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let m = manifest(&stem);
-    assert_eq!(m.input, [1, 32, 32]);
+    assert_eq!(m.input(), [1, 32, 32]);
     let p = &m.preprocessing;
     let gray = |v: [f32; 3]| v.iter().sum::<f32>() / 3.0;
     assert_eq!((p.mean.clone(), p.std.clone()), (Some(vec![gray(IMAGENET_MEAN)]), Some(vec![gray(IMAGENET_STD)])));

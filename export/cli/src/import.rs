@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use anyhow::Context;
-use cnnzoo_models::card::keys;
 use cnnzoo_models::weights::{self, ImportOptions, WeightsSource};
 use cnnzoo_models::{Hyperparameters, Manifest};
 use cnnzoo_train::checkpoint::Checkpoint;
@@ -21,17 +20,15 @@ fn class_names(path: &Path) -> anyhow::Result<Vec<String>> {
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
 }
 
-/// `metadata_props` entries beyond the training manifest's.
-pub type Metadata = Vec<(String, String)>;
-
-/// The checkpoint for `input`, its SHA-256 (of the weights file), and the card's `cnnzoo.weights` entry.
+/// The checkpoint for `input`, its SHA-256 (of the weights file), and what
+/// the card records of the weights ([`cnnzoo_models::card::Card::weights`]).
 pub fn checkpoint(
     input: &Path,
     arch: Option<String>,
     in_chans: Option<u8>,
     size: Option<u16>,
     classes: Option<&Path>,
-) -> anyhow::Result<(Checkpoint, String, Metadata)> {
+) -> anyhow::Result<(Checkpoint, String, Option<serde_json::Value>)> {
     if let Some(name) = &arch {
         cnnzoo_models::Arch::find(name).map_err(|e| anyhow::anyhow!("--arch: {e}"))?;
     }
@@ -64,7 +61,6 @@ pub fn checkpoint(
     let manifest = Manifest {
         format: Manifest::FORMAT,
         arch: imported.arch.name.to_string(),
-        input: [p.channels, p.size, p.size],
         classes: imported.classes.clone(),
         preprocessing: p.clone(),
         hyperparameters: Hyperparameters {
@@ -89,5 +85,5 @@ pub fn checkpoint(
     };
     let card = serde_json::json!({"file": name, "format": format, "sha256": sha, "adapted": imported.notes});
     let ck = Checkpoint { manifest, graph: imported.graph, weights: imported.weights };
-    Ok((ck, sha, vec![(keys::WEIGHTS.to_string(), card.to_string())]))
+    Ok((ck, sha, Some(card)))
 }

@@ -10,7 +10,7 @@ use ndarray::{Array4, Axis};
 use cnnzoo_export::depthwise::batch_norms_as_depthwise;
 use cnnzoo_export::quantize::{Method, Observer, Plan};
 use cnnzoo_infer::{evaluate, Backbone, BackboneOptions, Device, Probe};
-use cnnzoo_models::card::{keys, INPUT};
+use cnnzoo_models::card::{keys, Card, INPUT};
 use cnnzoo_models::data::{class_folders, collect_images, read_fashion_mnist, DataSource, SourceError};
 use cnnzoo_models::fsio::write_atomic;
 use cnnzoo_models::preprocess::{load, preprocess};
@@ -148,7 +148,14 @@ pub fn export(fp32: &ModelProto, p: &Preprocessing, request: &Request, output: &
             );
         }
     }
-    int8.metadata_props.push(StringStringEntryProto { key: keys::QUANTIZATION.into(), value: serde_json::to_string(&report)? });
+    // The card gains what quantization measured, and is written whole again.
+    let props: Vec<(&str, &str)> = int8.metadata_props.iter().map(|e| (e.key.as_str(), e.value.as_str())).collect();
+    if let Some(card) = Card::from_metadata(&props)? {
+        let card = Card { quantization: Some(serde_json::to_value(&report)?), ..card };
+        let others: Vec<StringStringEntryProto> = int8.metadata_props.drain(..).filter(|e| !e.key.starts_with(keys::PREFIX)).collect();
+        int8.metadata_props =
+            card.to_metadata().into_iter().map(|(key, value)| StringStringEntryProto { key, value }).chain(others).collect();
+    }
     write_atomic(output, &cnnzoo_proto::encode_model(&int8)).map_err(|(p, e)| anyhow::anyhow!("writing {}: {e}", p.display()))?;
     Ok(report)
 }

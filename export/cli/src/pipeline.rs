@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use cnnzoo_export::quantize::Method;
 use cnnzoo_export::triton::{self, TritonBatching};
 use cnnzoo_export::{embed, inspect, lower, ExportOptions, DEFAULT_OPSET};
-use cnnzoo_models::card::{metadata, Provenance};
+use cnnzoo_models::card::{Card, Provenance};
 use cnnzoo_models::fsio::write_atomic;
 use cnnzoo_proto::ModelProto;
 use cnnzoo_train::checkpoint;
@@ -77,7 +77,7 @@ pub fn export_altered(cli: &Cli, input: &Path, alter: impl FnOnce(&mut ModelProt
     }
     let is_checkpoint = input.extension().is_some_and(|e| e == "ot");
     check_output_path(cli, input, is_checkpoint)?;
-    let (ck, sha, extra) = if is_checkpoint {
+    let (ck, sha, weights) = if is_checkpoint {
         if let Some(flag) = [
             ("--arch", cli.arch.is_some()),
             ("--in-chans", cli.in_chans.is_some()),
@@ -90,7 +90,7 @@ pub fn export_altered(cli: &Cli, input: &Path, alter: impl FnOnce(&mut ModelProt
             bail!("{flag}: applies to published weights, not to a cnnzoo checkpoint ({} has its own manifest)", input.display());
         }
         let (ck, sha) = checkpoint::load_hashed(input)?;
-        (ck, sha, vec![])
+        (ck, sha, None)
     } else {
         import::checkpoint(input, cli.arch.clone(), cli.in_chans, cli.size, cli.classes.as_deref())?
     };
@@ -107,7 +107,7 @@ pub fn export_altered(cli: &Cli, input: &Path, alter: impl FnOnce(&mut ModelProt
         opset,
         fold_bn: !cli.no_fold_bn,
         features_only: cli.features_only,
-        metadata: metadata(&ck.manifest, &Provenance::new(&sha, !cli.no_fold_bn, cli.features_only)).into_iter().chain(extra).collect(),
+        metadata: Card { weights, ..Card::new(&ck.manifest, Provenance::new(&sha, !cli.no_fold_bn, cli.features_only)) }.to_metadata(),
     };
     let model = lower(&ck.graph, &ck.weights, &opts).with_context(|| format!("exporting {}", input.display()))?;
     if cli.int8 {

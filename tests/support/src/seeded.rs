@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use cnnzoo_export::{lower, ExportOptions};
-use cnnzoo_models::card::{metadata, Provenance};
+use cnnzoo_models::card::{Card, Provenance};
 use cnnzoo_models::data::FASHION_MNIST_CLASSES;
 use cnnzoo_models::{Arch, EpochMetrics, Hyperparameters, Manifest, ParamRole, Preprocessing, Tensor32, Weights};
 
@@ -25,7 +25,6 @@ pub fn lenet(p: Preprocessing, opset: i64, edit: impl FnOnce(&mut Vec<(String, S
     let manifest = Manifest {
         format: Manifest::FORMAT,
         arch: "lenet".into(),
-        input: [p.channels, p.size, p.size],
         classes: FASHION_MNIST_CLASSES.iter().map(|c| c.to_string()).collect(),
         preprocessing: p,
         hyperparameters: Hyperparameters {
@@ -48,7 +47,7 @@ pub fn lenet(p: Preprocessing, opset: i64, edit: impl FnOnce(&mut Vec<(String, S
         versions: Default::default(),
         weights_sha256: None,
     };
-    let mut card = metadata(&manifest, &Provenance::new("seeded", true, false));
+    let mut card = Card::new(&manifest, Provenance::new("seeded", true, false)).to_metadata();
     edit(&mut card);
     let opts = ExportOptions { metadata: card, opset, ..Default::default() };
     lower(&graph, &weights, &opts).expect("lenet lowers")
