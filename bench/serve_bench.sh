@@ -26,19 +26,8 @@ for arch in lenet resnet18; do
   "$bin/cnnzoo-export" "$work/$arch.ot" -o "$work/models/$arch.onnx" >/dev/null
 done
 
-# Starts the server with the given flags; sets $server and $grpc.
-start() {
-  "$bin/cnnzoo-serve" --model-dir "$work/models" --device cpu --http off --grpc 127.0.0.1:0 "$@" 2> "$work/serve.log" &
-  server=$!
-  for _ in $(seq 600); do
-    grpc=$(sed -n 's/.*gRPC on \([0-9.:]*\).*/\1/p' "$work/serve.log")
-    [ -n "$grpc" ] && return
-    sleep 0.1
-  done
-  cat "$work/serve.log" >&2
-  exit 1
-}
-stop() { kill -TERM "$server"; wait "$server"; server=; }
+# The server with gRPC alone and the given flags (bench/setup.sh).
+start() { serve_start "$bin/cnnzoo-serve" --http off --grpc 127.0.0.1:0 "$@"; }
 
 echo "CPU, $(nproc) cores, server and clients on the same machine; ${seconds}s per cell; one 1-image request at a time per client."
 echo
@@ -58,6 +47,6 @@ rps, p50, p99, base_rps, base_p50 = map(float, sys.argv[4:9])
 print(f"| {model} | {mode} | {clients} | {rps:.1f} | {p50:.2f} | {p99:.2f} | {rps / base_rps:.2f}x | {p99 / base_p50:.1f}x |")
 PY
     done
-    stop
+    serve_stop
   done
 done

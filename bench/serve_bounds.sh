@@ -39,21 +39,9 @@ done
 python bench/serve_bombs.py "$work/bomb16.png" 11585 16 >/dev/null
 python bench/serve_bombs.py "$work/bomb8.png" 16384 8 >/dev/null
 
-# start SERVER [FLAGS]: sets $server, $http and $grpc.
-start() {
-  local exe=$1; shift
-  "$exe" --model-dir "$work/models" --device cpu --http 127.0.0.1:0 --grpc 127.0.0.1:0 "$@" 2> "$work/serve.log" &
-  server=$!
-  for _ in $(seq 600); do
-    http=$(sed -n 's/.*HTTP on http:\/\/\([0-9.:]*\).*/\1/p' "$work/serve.log")
-    grpc=$(sed -n 's/.*gRPC on \([0-9.:]*\).*/\1/p' "$work/serve.log")
-    [ -n "$grpc" ] && return
-    sleep 0.1
-  done
-  cat "$work/serve.log" >&2
-  exit 1
-}
-stop() { kill -TERM "$server"; wait "$server" || true; server=; }
+# start SERVER [FLAGS]: both protocols on free ports (bench/setup.sh).
+start() { serve_start "$1" --http 127.0.0.1:0 --grpc 127.0.0.1:0 "${@:2}"; }
+stop() { serve_stop; }
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; server and clients on the same machine."
 echo

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
+use cnnzoo_cli::{at_least_one, batch_size, positive_number, thread_count};
 use cnnzoo_infer::bench::{bench, Stop};
 use cnnzoo_infer::npy::npy_bytes;
 use cnnzoo_infer::{collect_images, evaluate, Backbone, BackboneOptions, InferError};
-use cnnzoo_models::flags::{at_least_one, batch_size, positive_number, thread_count};
 use cnnzoo_models::fsio::{read_bounded, write_atomic, AtomicFile};
 use cnnzoo_models::json_path::{json_record, path_literal};
 use cnnzoo_models::CardOverrides;
@@ -64,15 +64,11 @@ struct Cli {
     /// Images per ONNX Runtime run (with --bench, a comma-separated list to measure each).
     #[arg(long, default_value = "64", value_parser = batch_size, value_delimiter = ',')]
     batch_size: Vec<usize>,
-    /// auto, cpu, cuda, cuda:N or openvino (auto: CUDA where present, else the faster of the CPU and OpenVINO, measured once per model).
-    #[arg(long, default_value = "auto")]
-    device: cnnzoo_models::Device,
+    #[command(flatten)]
+    runtime: cnnzoo_cli::Runtime,
     /// OpenVINO's number format: auto (bf16 where the CPU has it), fp32 or bf16; the CPU and CUDA providers compute in the model's own.
     #[arg(long, default_value = "auto")]
     precision: cnnzoo_infer::Precision,
-    /// ONNX Runtime intra-op threads [default: all cores].
-    #[arg(long, value_parser = thread_count)]
-    threads: Option<usize>,
     /// Sessions that run requests side by side, each on its share of --threads: more serve many small concurrent requests faster, one gives each request every core.
     #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     streams: usize,
@@ -147,7 +143,7 @@ struct Cli {
     k: Option<usize>,
     /// With --probe: DATA is one folder of class folders; hold out this share of each class
     /// for testing, split as `cnnzoo-train --val-split` splits it (seed 42).
-    #[arg(long, value_name = "SHARE", value_parser = cnnzoo_models::flags::share, requires = "probe", help_heading = "Probe")]
+    #[arg(long, value_name = "SHARE", value_parser = cnnzoo_cli::share, requires = "probe", help_heading = "Probe")]
     val_split: Option<f64>,
 }
 
@@ -176,9 +172,9 @@ fn card_overrides(cli: &Cli) -> anyhow::Result<CardOverrides> {
 
 fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {
     let opts = BackboneOptions {
-        device: cli.device,
+        device: cli.runtime.device,
         precision: cli.precision,
-        threads: cli.threads,
+        threads: cli.runtime.threads,
         streams: cli.streams,
         max_batch: cli.batch_size.iter().copied().max().unwrap_or(64),
         decode_threads: cli.decode_threads,
@@ -411,28 +407,20 @@ fn run_eval(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
 }
 
 /// `--version`: this build, and what the ONNX Runtime it loads can do.
-fn print_version() -> anyhow::Result<()> {
-    let report = cnnzoo_infer::version_report("cnnzoo-infer", env!("CARGO_PKG_VERSION"), option_env!("CNNZOO_GIT_REV"));
-    let mut out = Out(std::io::BufWriter::new(std::io::stdout()));
-    out.line(&report)?;
-    out.finish()
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(shell) = cli.completions {
-        clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "cnnzoo-infer", &mut std::io::stdout());
-        return ExitCode::SUCCESS;
+    let version = || cnnzoo_infer::version_report("cnnzoo-infer", env!("CARGO_PKG_VERSION"), option_env!("CNNZOO_GIT_REV"));
+    if let Some(done) = cnnzoo_cli::preamble::<Cli>(cli.completions, cli.version, version) {
+        return done;
     }
-    let result = if cli.version { print_version().map(|()| 0) } else { run(&cli) };
-    match result {
+    match run(&cli) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(failed) => {
             eprintln!("error: {failed} file(s) could not be read");
             ExitCode::FAILURE
         }
         Err(e) => {
-            cnnzoo_models::flags::report_error(&cnnzoo_models::flags::error_line(e.chain()), cli.json);
+            cnnzoo_cli::report_error(&cnnzoo_cli::error_line(e.chain()), cli.json);
             let usage = e.downcast_ref::<cnnzoo_infer::InferError>().is_some_and(|e| matches!(e, cnnzoo_infer::InferError::Usage(_)));
             ExitCode::from(if usage { 2 } else { 1 })
         }

@@ -254,6 +254,16 @@ impl Builder {
         Ok(self.push(name, op, vec![x], vec![c, 1, 1], vec![]))
     }
 
+    /// The head most of the zoo ends with: global average pooling flattened
+    /// into the feature vector, then one linear layer `name` to the classes.
+    /// Returns `(logits, features)`.
+    pub fn pooled_linear_head(&mut self, name: &str, x: ValueId, classes: usize) -> Result<(ValueId, ValueId)> {
+        let pooled = self.global_avg_pool(x)?;
+        let features = self.flatten(pooled);
+        let logits = self.linear(name, features, classes)?;
+        Ok((logits, features))
+    }
+
     pub fn flatten(&mut self, x: ValueId) -> ValueId {
         let name = self.auto_name("flatten");
         let d = self.shape(x).iter().product();

@@ -17,7 +17,8 @@ pub mod card;
 pub mod data;
 mod device;
 mod error;
-pub mod flags;
+/// The most images in one batch, in every binary and every manifest.
+pub const MAX_BATCH: usize = 4096;
 pub mod fsio;
 mod graph;
 pub mod json_path;

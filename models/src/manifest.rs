@@ -43,6 +43,29 @@ fn fp32() -> String {
     "fp32".into()
 }
 
+/// The record of a model no run here has trained (published weights, a
+/// seeded test model): zero epochs, no optimizer, fp32 on the CPU.
+impl Default for Hyperparameters {
+    fn default() -> Self {
+        Hyperparameters {
+            epochs: 0,
+            batch_size: 0,
+            lr: 0.0,
+            seed: 0,
+            optimizer: "none".into(),
+            loss: "none".into(),
+            init: "none".into(),
+            dataset: "none".into(),
+            data_source: None,
+            device: "cpu".into(),
+            precision: fp32(),
+            memory_format: None,
+            tuning: Default::default(),
+            val_split: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
     pub epoch: usize,
@@ -87,8 +110,8 @@ impl Manifest {
     /// hand-edited manifest is refused here, not by a division by zero later.
     pub fn check(&self) -> Result<(), String> {
         let h = &self.hyperparameters;
-        if !(1..=crate::flags::MAX_BATCH).contains(&h.batch_size) {
-            return Err(format!("batch_size {} (from 1 to {})", h.batch_size, crate::flags::MAX_BATCH));
+        if !(1..=crate::MAX_BATCH).contains(&h.batch_size) {
+            return Err(format!("batch_size {} (from 1 to {})", h.batch_size, crate::MAX_BATCH));
         }
         if !(h.lr.is_finite() && h.lr > 0.0) {
             return Err(format!("lr {} (a positive number)", h.lr));

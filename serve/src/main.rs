@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::sync::watch;
 
-use cnnzoo_models::flags::{at_least_one, batch_size, queue_length, thread_count};
+use cnnzoo_cli::{at_least_one, batch_size, queue_length};
 use cnnzoo_serve::budget::DecodeLimits;
 use cnnzoo_serve::connections::{self, ConnectionLimits, Connections, Protocol};
 use cnnzoo_serve::metrics::{enabled, set_level, Level};
@@ -41,15 +41,11 @@ struct Cli {
     /// gRPC address (port 0 picks a free one; `off` disables gRPC).
     #[arg(long, default_value = "127.0.0.1:8001", value_parser = listen_address)]
     grpc: Listen,
-    /// auto, cpu, cuda, cuda:N or openvino (auto: CUDA where present, else the faster of the CPU and OpenVINO, measured once per model).
-    #[arg(long, default_value = "auto")]
-    device: cnnzoo_models::Device,
+    #[command(flatten)]
+    runtime: cnnzoo_cli::Runtime,
     /// OpenVINO's number format: auto (bf16 where the CPU has it), fp32 or bf16; the CPU and CUDA providers compute in the model's own.
     #[arg(long, default_value = "auto")]
     precision: cnnzoo_infer::Precision,
-    /// ONNX Runtime intra-op threads per model [default: all cores].
-    #[arg(long, value_parser = thread_count)]
-    threads: Option<usize>,
     /// Most rows in one ONNX Runtime run, and in one request.
     #[arg(long, default_value_t = 64, value_parser = batch_size, help_heading = "Batching")]
     max_batch: usize,
@@ -129,21 +125,11 @@ fn image_pixels(s: &str) -> Result<u64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(shell) = cli.completions {
-        clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "cnnzoo-serve", &mut std::io::stdout());
-        return ExitCode::SUCCESS;
+    let version = || cnnzoo_infer::version_report("cnnzoo-serve", env!("CARGO_PKG_VERSION"), option_env!("CNNZOO_GIT_REV"));
+    if let Some(done) = cnnzoo_cli::preamble::<Cli>(cli.completions, cli.version, version) {
+        return done;
     }
-    if cli.version {
-        println!("{}", cnnzoo_infer::version_report("cnnzoo-serve", env!("CARGO_PKG_VERSION"), option_env!("CNNZOO_GIT_REV")));
-        return ExitCode::SUCCESS;
-    }
-    match serve(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}", cnnzoo_models::flags::error_line(e.chain()));
-            ExitCode::FAILURE
-        }
-    }
+    cnnzoo_cli::finish(serve(&cli), false)
 }
 
 fn info(line: &str) {
@@ -159,9 +145,9 @@ fn serve(cli: &Cli) -> anyhow::Result<()> {
     }
     let dir = cli.model_dir.as_ref().context("--model-dir is required")?;
     let opts = RepositoryOptions {
-        device: cli.device,
+        device: cli.runtime.device,
         precision: cli.precision,
-        threads: cli.threads,
+        threads: cli.runtime.threads,
         batching: BatchConfig {
             max_batch: cli.max_batch,
             max_delay: Duration::from_micros(cli.max_delay_us),

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use clap::Parser;
+use cnnzoo_cli::{at_least_one, batch_size, positive_number, share, thread_count};
 use cnnzoo_models::data::IdxError;
-use cnnzoo_models::flags::{at_least_one, batch_size, positive_number, share, thread_count};
 use cnnzoo_models::tuning::{Augment, Freeze, LrSchedule, OptimizerKind};
 use cnnzoo_models::{Arch, Config, Graph, Preprocessing, Tuning, ARCHS};
 use cnnzoo_train::autotune;
@@ -271,7 +271,7 @@ fn bench(cli: &Cli, arch: &'static Arch, device: tch::Device, size: usize, steps
         let result = cnnzoo_train::bench::bench(arch, batch, size, device, c.precision, c.layout, steps)?;
         if !cli.json {
             let mark = if *c == decision.chosen && candidates.len() > 1 { "  <- auto" } else { "" };
-            cnnzoo_models::outln!(
+            cnnzoo_cli::outln!(
                 "{}: {:.1} examples/sec ({steps} steps of {batch} x {size} px, {c}, {}){mark}",
                 result.arch,
                 result.examples_per_sec,
@@ -285,9 +285,9 @@ fn bench(cli: &Cli, arch: &'static Arch, device: tch::Device, size: usize, steps
         let mut out = serde_json::to_value(&chosen)?;
         out["auto"] = serde_json::json!(decision.describe());
         out["candidates"] = serde_json::to_value(results.iter().map(|(_, r)| r).collect::<Vec<_>>())?;
-        cnnzoo_models::outln!("{out}");
+        cnnzoo_cli::outln!("{out}");
     } else if candidates.len() > 1 {
-        cnnzoo_models::outln!("auto: {}", decision.describe());
+        cnnzoo_cli::outln!("auto: {}", decision.describe());
     }
     Ok(())
 }
@@ -296,16 +296,16 @@ fn print_summary(graph: &Graph, json: bool) {
     if json {
         let layers: Vec<_> = graph.nodes.iter().map(|n| serde_json::json!({"name": n.name, "op": n.op.kind(), "shape": n.shape, "parameters": n.params.iter().filter(|p| p.role.trainable()).map(|p| p.numel()).sum::<usize>()})).collect();
         let out = serde_json::json!({"arch": graph.arch, "input": graph.input_shape(), "classes": graph.classes(), "parameters": graph.parameter_count(), "flops": graph.flops(), "feature_dim": graph.feature_dim(), "layers": layers});
-        cnnzoo_models::outln!("{out}");
+        cnnzoo_cli::outln!("{out}");
         return;
     }
-    cnnzoo_models::outln!("{:<28} {:<8} {:<18} {:>12}", "layer", "op", "output", "parameters");
+    cnnzoo_cli::outln!("{:<28} {:<8} {:<18} {:>12}", "layer", "op", "output", "parameters");
     for n in &graph.nodes {
         let params: usize = n.params.iter().filter(|p| p.role.trainable()).map(|p| p.numel()).sum();
         let tap = if n.name == graph.nodes[graph.features].name { "  <- features" } else { "" };
-        cnnzoo_models::outln!("{:<28} {:<8} {:<18} {:>12}{tap}", n.name, n.op.kind(), format!("{:?}", n.shape), params);
+        cnnzoo_cli::outln!("{:<28} {:<8} {:<18} {:>12}{tap}", n.name, n.op.kind(), format!("{:?}", n.shape), params);
     }
-    cnnzoo_models::outln!(
+    cnnzoo_cli::outln!(
         "total parameters {}, {:.3} GFLOPs per image, features {}",
         graph.parameter_count(),
         graph.flops() as f64 / 1e9,
@@ -456,7 +456,7 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     );
     let manifest = trainer::train(&opts, &dataset)?;
     if cli.json {
-        cnnzoo_models::outln!(
+        cnnzoo_cli::outln!(
             "{}",
             cnnzoo_models::json_path::json_record(
                 &[("checkpoint", &opts.paths.weights), ("manifest", &opts.paths.manifest), ("curves", &opts.paths.curves)],
@@ -464,33 +464,29 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
             )
         );
     } else if let Some(lines) = trainer::summary_lines(&manifest) {
-        cnnzoo_models::outln!("{lines}");
+        cnnzoo_cli::outln!("{lines}");
     } else {
-        cnnzoo_models::outln!("wrote the initialized model to {}", opts.paths.weights.display());
+        cnnzoo_cli::outln!("wrote the initialized model to {}", opts.paths.weights.display());
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(shell) = cli.completions {
-        clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "cnnzoo-train", &mut std::io::stdout());
-        return ExitCode::SUCCESS;
-    }
-    if cli.version {
-        cnnzoo_models::outln!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-train"), cnnzoo_train::device::libtorch_report());
-        return ExitCode::SUCCESS;
+    let version = || format!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-train"), cnnzoo_train::device::libtorch_report());
+    if let Some(done) = cnnzoo_cli::preamble::<Cli>(cli.completions, cli.version, version) {
+        return done;
     }
     if cli.list {
         for a in ARCHS {
             let r = a.recipe;
             if cli.json {
-                cnnzoo_models::outln!(
+                cnnzoo_cli::outln!(
                     "{}",
                     serde_json::json!({"arch": a.name, "layout": a.family.source(), "size": r.size, "batch_size": r.batch_size, "lr": r.lr, "epochs": r.epochs, "about": a.about})
                 );
             } else {
-                cnnzoo_models::outln!(
+                cnnzoo_cli::outln!(
                     "{:<15} {:<11} {:>3} px  batch {:>3}  lr {:<5} {}",
                     a.name,
                     a.family.source(),
@@ -506,23 +502,17 @@ fn main() -> ExitCode {
     let arch = match Arch::find(&cli.arch) {
         Ok(a) => a,
         Err(e) => {
-            cnnzoo_models::flags::report_error(&format!("--arch: {e}"), cli.json);
+            cnnzoo_cli::report_error(&format!("--arch: {e}"), cli.json);
             return ExitCode::from(2);
         }
     };
     if let (Some(Freeze::Backbone), Some(scale)) = (cli.freeze, cli.backbone_lr_scale) {
-        cnnzoo_models::flags::report_error(
+        cnnzoo_cli::report_error(
             &format!("--freeze backbone with --backbone-lr-scale {scale}: a frozen backbone learns at no rate; give one or the other"),
             cli.json,
         );
         return ExitCode::from(2);
     }
     let json = cli.json;
-    match run(cli, arch) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            cnnzoo_models::flags::report_error(&cnnzoo_models::flags::error_line(e.chain()), json);
-            ExitCode::FAILURE
-        }
-    }
+    cnnzoo_cli::finish(run(cli, arch), json)
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use cnnzoo_models::flags::at_least_one;
+use cnnzoo_cli::at_least_one;
 
 const EXAMPLES: &str = "Examples:
   cnnzoo-export runs/resnet18.ot                 # writes runs/resnet18.onnx

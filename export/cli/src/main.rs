@@ -18,9 +18,9 @@ fn inspect_file(path: &Path, json: bool) -> anyhow::Result<()> {
     let model = inspect::decode(&bytes, &path.display().to_string())?;
     let report = inspect::report(&model);
     if json {
-        cnnzoo_models::outln!("{report}");
+        cnnzoo_cli::outln!("{report}");
     } else {
-        cnnzoo_models::out!("{}", inspect::render(&report));
+        cnnzoo_cli::out!("{}", inspect::render(&report));
     }
     Ok(())
 }
@@ -29,19 +29,19 @@ fn inspect_file(path: &Path, json: bool) -> anyhow::Result<()> {
 fn print(done: &Exported, json: bool) {
     match done {
         Exported::StateDict { output, arch, tensors } if json => {
-            cnnzoo_models::outln!("{}", json_record(&[("output", output)], serde_json::json!({"arch": arch, "tensors": tensors})));
+            cnnzoo_cli::outln!("{}", json_record(&[("output", output)], serde_json::json!({"arch": arch, "tensors": tensors})));
         }
         Exported::StateDict { output, arch, tensors } => {
-            cnnzoo_models::outln!("wrote {} ({arch} state dict, {tensors} tensors and their batch-norm counters)", output.display());
+            cnnzoo_cli::outln!("wrote {} ({arch} state dict, {tensors} tensors and their batch-norm counters)", output.display());
         }
         Exported::Onnx { output, report, validation, embedded, seconds, .. } if json => {
             let record =
                 serde_json::json!({"seconds": seconds, "model": report, "validation": validation, "embedded_preprocessing": embedded});
-            cnnzoo_models::outln!("{}", json_record(&[("output", output)], record));
+            cnnzoo_cli::outln!("{}", json_record(&[("output", output)], record));
         }
         Exported::Onnx { output, arch, opset, report, validation, embedded, seconds } => {
             if let Some(v) = validation {
-                cnnzoo_models::outln!(
+                cnnzoo_cli::outln!(
                     "validated against libtorch on {} {}: max abs diff {:.2e} (--atol {:e}, --rtol {:e})",
                     v.batch,
                     v.inputs,
@@ -51,14 +51,14 @@ fn print(done: &Exported, json: bool) {
                 );
             }
             if let Some(c) = embedded {
-                cnnzoo_models::outln!(
+                cnnzoo_cli::outln!(
                     "checked the preprocessing in the graph against cnnzoo's on {} images of other sizes: max abs diff {:.2e} (tolerance {:e})",
                     c.images,
                     c.max_abs_diff,
                     c.atol
                 );
             }
-            cnnzoo_models::outln!(
+            cnnzoo_cli::outln!(
                 "wrote {} ({arch}, opset {opset}, {} nodes, {} parameters) in {seconds:.2} s",
                 output.display(),
                 report["nodes"],
@@ -66,17 +66,14 @@ fn print(done: &Exported, json: bool) {
             );
         }
         Exported::Int8 { output, report, seconds } if json => {
-            cnnzoo_models::outln!(
-                "{}",
-                json_record(&[("output", output)], serde_json::json!({"seconds": seconds, "quantization": report}))
-            );
+            cnnzoo_cli::outln!("{}", json_record(&[("output", output)], serde_json::json!({"seconds": seconds, "quantization": report})));
         }
         Exported::Int8 { output, report, seconds } => {
             let acc = match (report.fp32_test_acc, report.int8_test_acc) {
                 (Some(f), Some(q)) => format!("; test accuracy fp32 {f:.4}, INT8 {q:.4}"),
                 _ => String::new(),
             };
-            cnnzoo_models::outln!(
+            cnnzoo_cli::outln!(
                 "wrote {} (INT8, {} calibration images, {}{acc}) in {seconds:.2} s",
                 output.display(),
                 report.calibration_images,
@@ -88,20 +85,12 @@ fn print(done: &Exported, json: bool) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(shell) = cli.completions {
-        clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "cnnzoo-export", &mut std::io::stdout());
-        return ExitCode::SUCCESS;
-    }
-    let Some(input) = cli.input.as_deref() else {
-        cnnzoo_models::outln!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-export"), cnnzoo_train::device::libtorch_report());
-        return ExitCode::SUCCESS;
+    // The input is required unless --version or --completions is given.
+    let version = || format!("{}\n{}", cnnzoo_train::device::version_line("cnnzoo-export"), cnnzoo_train::device::libtorch_report());
+    let preamble = cnnzoo_cli::preamble::<Cli>(cli.completions, cli.version || cli.input.is_none(), version);
+    let (None, Some(input)) = (preamble, cli.input.as_deref()) else {
+        return preamble.unwrap_or(ExitCode::SUCCESS);
     };
     let result = if cli.inspect { inspect_file(input, cli.json) } else { export(&cli, input).map(|done| print(&done, cli.json)) };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            cnnzoo_models::flags::report_error(&cnnzoo_models::flags::error_line(e.chain()), cli.json);
-            ExitCode::FAILURE
-        }
-    }
+    cnnzoo_cli::finish(result, cli.json)
 }

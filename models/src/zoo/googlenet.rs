@@ -63,8 +63,5 @@ pub(super) fn define(b: &mut Builder, cfg: &Config) -> Result<(ValueId, ValueId)
     let x = stage(b, "b4", x, &b4)?;
     let x = b.max_pool(x, pool)?;
     let x = stage(b, "b5", x, &[(256, (160, 320), (32, 128), 128), (384, (192, 384), (48, 128), 128)])?;
-    let x = b.global_avg_pool(x)?;
-    let features = b.flatten(x);
-    let logits = b.linear("fc", features, cfg.classes)?;
-    Ok((logits, features))
+    b.pooled_linear_head("fc", x, cfg.classes)
 }

@@ -40,10 +40,7 @@ fn resnet(b: &mut Builder, cfg: &Config, blocks: [usize; 4]) -> Result<(ValueId,
             Ok(x)
         })?;
     }
-    let x = b.global_avg_pool(x)?;
-    let features = b.flatten(x);
-    let logits = b.linear("fc", features, cfg.classes)?;
-    Ok((logits, features))
+    b.pooled_linear_head("fc", x, cfg.classes)
 }
 
 pub(super) fn resnet18(b: &mut Builder, cfg: &Config) -> Result<(ValueId, ValueId)> {

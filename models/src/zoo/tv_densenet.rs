@@ -48,10 +48,7 @@ fn densenet(b: &mut Builder, cfg: &Config, blocks: [usize; 4]) -> Result<(ValueI
         b.batch_norm("norm5", x)
     })?;
     let x = b.relu(x);
-    let x = b.global_avg_pool(x)?;
-    let features = b.flatten(x);
-    let logits = b.linear("classifier", features, cfg.classes)?;
-    Ok((logits, features))
+    b.pooled_linear_head("classifier", x, cfg.classes)
 }
 
 pub(super) fn densenet121(b: &mut Builder, cfg: &Config) -> Result<(ValueId, ValueId)> {

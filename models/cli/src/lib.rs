@@ -1,5 +1,21 @@
-//! Flag values checked where they are parsed, with the same wording in every
-//! binary (clap calls these as value parsers and prefixes the flag's name).
+//! What the four binaries (`cnnzoo-train`, `cnnzoo-export`, `cnnzoo-infer`,
+//! `cnnzoo-serve`) share as command-line programs, apart from the model
+//! contract: flag values checked where they are parsed, with the same
+//! wording in every binary (clap calls these as value parsers and prefixes
+//! the flag's name); stdout that a closed pipe cannot panic; and the one
+//! error line, with `--json` also a record, that every `main` ends with.
+
+/// The flags that say where a model runs, the same in `cnnzoo-infer` and
+/// `cnnzoo-serve` (flattened into each one's flags).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Runtime {
+    /// auto, cpu, cuda, cuda:N or openvino (auto: CUDA where present, else the faster of the CPU and OpenVINO, measured once per model).
+    #[arg(long, default_value = "auto")]
+    pub device: cnnzoo_models::Device,
+    /// ONNX Runtime intra-op threads, per model [default: all cores].
+    #[arg(long, value_parser = thread_count)]
+    pub threads: Option<usize>,
+}
 
 /// A count that must be at least 1: threads, batch sizes, top-k, limits.
 pub fn at_least_one(s: &str) -> Result<usize, String> {
@@ -18,8 +34,7 @@ fn bounded(s: &str, max: usize, why: &str) -> Result<usize, String> {
     }
 }
 
-/// The most images in one batch, in every binary.
-pub const MAX_BATCH: usize = 4096;
+pub use cnnzoo_models::MAX_BATCH;
 
 /// A batch size: 1 to [`MAX_BATCH`].
 pub fn batch_size(s: &str) -> Result<usize, String> {
@@ -75,13 +90,13 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
 /// `print!` through [`write_stdout`].
 #[macro_export]
 macro_rules! out {
-    ($($arg:tt)*) => { $crate::flags::write_stdout(::std::format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::write_stdout(::std::format_args!($($arg)*)) };
 }
 
 /// `println!` through [`write_stdout`].
 #[macro_export]
 macro_rules! outln {
-    ($($arg:tt)*) => { $crate::flags::write_stdout(::std::format_args!("{}\n", ::std::format_args!($($arg)*))) };
+    ($($arg:tt)*) => { $crate::write_stdout(::std::format_args!("{}\n", ::std::format_args!($($arg)*))) };
 }
 
 /// Reports a fatal error: `error: LINE` on stderr, and with `--json` also
@@ -112,6 +127,39 @@ pub fn error_line<'a, E: std::error::Error + ?Sized + 'a>(chain: impl IntoIterat
         line.push_str(first);
     }
     line
+}
+
+/// How every `main` starts: with `--completions SHELL`, the completion
+/// script for the binary's flags; with `--version`, `report`'s lines. Either
+/// ends the run (`Some` exit status); `None` lets it go on.
+pub fn preamble<C: clap::CommandFactory>(
+    completions: Option<clap_complete::Shell>,
+    version: bool,
+    report: impl FnOnce() -> String,
+) -> Option<std::process::ExitCode> {
+    if let Some(shell) = completions {
+        let mut command = C::command();
+        let name = command.get_name().to_string();
+        clap_complete::generate(shell, &mut command, name, &mut std::io::stdout());
+        return Some(std::process::ExitCode::SUCCESS);
+    }
+    if version {
+        write_stdout(format_args!("{}\n", report()));
+        return Some(std::process::ExitCode::SUCCESS);
+    }
+    None
+}
+
+/// How a `main` ends: success, or the error reported as one line
+/// ([`report_error`], [`error_line`] over its causes) and exit status 1.
+pub fn finish(result: anyhow::Result<()>, json: bool) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            report_error(&error_line(e.chain()), json);
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]
