@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-cargo build --release --quiet -p cnnzoo-export -p cnnzoo-infer
+cargo build --release --quiet -p cnnzoo-export-cli -p cnnzoo-infer
 bin=$CARGO_TARGET_DIR/release
 photos=$CNNZOO_CACHE/bench-photos
 [ -f "$photos/.done" ] || { rm -rf "$photos"; python bench/photos.py "$photos"; touch "$photos/.done"; }

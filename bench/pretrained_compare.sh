@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-cargo build --quiet --release -p cnnzoo-export
+cargo build --quiet --release -p cnnzoo-export-cli
 EXPORT=$CARGO_TARGET_DIR/release/cnnzoo-export
 archs=${*:-alexnet googlenet resnet18 resnet34 resnet50 densenet121}
 dir=$(mktemp -d)
