@@ -28,12 +28,6 @@ pub struct Header {
     pub outputs: Vec<Io>,
 }
 
-impl Header {
-    pub fn metadata(&self, key: &str) -> Option<String> {
-        self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-    }
-}
-
 /// A protobuf reader over a file that can skip what it does not need.
 struct Fields<R> {
     r: R,
@@ -222,7 +216,7 @@ mod tests {
         let h = read(&path).unwrap();
         assert_eq!(h.inputs, [Io { name: "x".into(), dims: vec![-1, 1, 28, 28], elem_type: 1 }]);
         assert_eq!(h.outputs, [Io { name: "y".into(), dims: vec![-1, 10], elem_type: 1 }]);
-        assert_eq!(h.metadata("cnnzoo.arch").as_deref(), Some("lenet"));
+        assert_eq!(h.metadata, [("cnnzoo.arch".to_string(), "lenet".to_string())]);
         for cut in [bytes.len() / 2, bytes.len() - 1, 3] {
             std::fs::write(&path, &bytes[..cut]).unwrap();
             assert!(read(&path).is_err(), "cut at {cut}");

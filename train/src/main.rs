@@ -360,14 +360,14 @@ fn run(cli: Cli, arch: &'static Arch) -> anyhow::Result<()> {
     if let Some(steps) = cli.bench {
         return bench(&cli, arch, device, size, steps);
     }
-    // Fashion-MNIST by the set-up's rule; where it is nowhere yet, the
-    // cache is where --download puts it.
+    // Fashion-MNIST by the set-up's rule.
     let dir = cli
         .data
         .clone()
         .or_else(|| cnnzoo_models::data::find_fashion_mnist(None))
-        .or_else(|| std::env::var_os("CNNZOO_DATA").map(PathBuf::from))
-        .unwrap_or_else(|| cnnzoo_models::fsio::cache_dir().join("data/fashion-mnist"));
+        // Nowhere yet: the first place the rule names ($CNNZOO_DATA, else the
+        // cache; the list always ends with the cache), where --download puts it.
+        .unwrap_or_else(|| cnnzoo_models::data::fashion_mnist_candidates(None).remove(0));
     if cli.download || cli.download_only {
         let mirror = match (&cli.mirror, &cli.checksums) {
             (Some(url), Some(sums)) => Mirror::with_checksum_file(url, sums)?,

@@ -223,11 +223,12 @@ impl Backbone {
             streams: opts.streams.max(1),
             probe,
         };
+        let streams = plan.streams;
         let (sessions, provider, provider_note) = Sessions::load(plan)?;
         Ok(Backbone {
             path,
             sessions,
-            streams: opts.streams.max(1),
+            streams,
             card,
             provider,
             provider_note,

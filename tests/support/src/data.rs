@@ -11,15 +11,10 @@ pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The places the rule names, in order.
-pub fn candidates() -> Vec<PathBuf> {
-    cnnzoo_models::data::fashion_mnist_candidates(Some(&workspace()))
-}
-
 /// The dataset; a test that cannot find it fails and says where it looked.
 pub fn fashion_mnist() -> PathBuf {
-    let places = candidates();
-    places.iter().find(|d| d.join("t10k-images-idx3-ubyte.gz").is_file()).cloned().unwrap_or_else(|| {
+    cnnzoo_models::data::find_fashion_mnist(Some(&workspace())).unwrap_or_else(|| {
+        let places = cnnzoo_models::data::fashion_mnist_candidates(Some(&workspace()));
         let looked: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
         panic!(
             "test data missing: no Fashion-MNIST (t10k-images-idx3-ubyte.gz) in $CNNZOO_DATA, ../shared/data/fashion-mnist or the set-up's cache (looked in {}); run scripts/test.sh, which downloads it into the cache",
