@@ -29,23 +29,26 @@ use cnnzoo_proto::{tensor_proto::DataType, ModelProto, NodeProto, TensorProto};
 use crate::onnx_build::{float, int, ints, node, string, tensor, tensor_i64, typed_value_info};
 use crate::ExportError;
 
+/// What embedding the preprocessing cannot do.
+fn refused(problem: String) -> ExportError {
+    cnnzoo_models::ChoiceError::refused(cnnzoo_models::Choice::EmbedPreprocessing, problem).into()
+}
+
 /// The first opset with `Resize`'s `antialias` and `axes`.
 pub const MIN_OPSET: i64 = 18;
 
 /// `model` (a cnnzoo export taking `input` `[N, C, size, size]`) with `p`
 /// done inside the graph, taking `image` instead.
 pub fn embed_preprocessing(model: &ModelProto, p: &Preprocessing) -> Result<ModelProto, ExportError> {
-    p.validate().map_err(|e| ExportError::Embed(format!("the card's preprocessing: {e}")))?;
+    p.validate().map_err(|e| refused(format!("the card's preprocessing: {e}")))?;
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty()).map_or(0, |o| o.version);
     if opset < MIN_OPSET {
-        return Err(ExportError::Embed(format!(
-            "opset {opset}: the resize needs opset {MIN_OPSET} or later (Resize with antialias and axes)"
-        )));
+        return Err(refused(format!("opset {opset}: the resize needs opset {MIN_OPSET} or later (Resize with antialias and axes)")));
     }
     let mut m = model.clone();
-    let g = m.graph.as_mut().ok_or_else(|| ExportError::Embed("the model has no graph".into()))?;
+    let g = m.graph.as_mut().ok_or_else(|| refused("the model has no graph".into()))?;
     if g.input.len() != 1 || g.input[0].name != INPUT {
-        return Err(ExportError::Embed(format!("the model must have the one input `{INPUT}`")));
+        return Err(refused(format!("the model must have the one input `{INPUT}`")));
     }
     let (mut nodes, mut inits) = (vec![], vec![]);
     steps(p, &mut nodes, &mut inits);

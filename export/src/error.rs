@@ -12,8 +12,8 @@ pub enum ExportError {
     Quantize(String),
     #[error("fp16: {0}")]
     Fp16(String),
-    #[error("--embed-preprocessing: {0}")]
-    Embed(String),
-    #[error("--triton-repo: {0}")]
-    Triton(String),
+    /// What embedding the preprocessing or writing a Triton repository,
+    /// as the caller chose, cannot do.
+    #[error("{0}")]
+    Choice(#[from] cnnzoo_models::ChoiceError),
 }

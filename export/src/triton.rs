@@ -13,6 +13,11 @@ use cnnzoo_proto::{tensor_proto::DataType, ModelProto, ValueInfoProto};
 
 use crate::ExportError;
 
+/// What writing the Triton repository cannot do.
+fn refused(problem: String) -> ExportError {
+    cnnzoo_models::ChoiceError::refused(cnnzoo_models::Choice::TritonRepo, problem).into()
+}
+
 /// How Triton should batch the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TritonBatching {
@@ -67,10 +72,10 @@ fn tensor_entry(v: &ValueInfoProto) -> Result<String, String> {
 
 /// The text of `config.pbtxt` for `model`, served as `name`.
 pub fn config_pbtxt(name: &str, model: &ModelProto, batching: TritonBatching, source: &str) -> Result<String, ExportError> {
-    let g = model.graph.as_ref().ok_or_else(|| ExportError::Triton("the model has no graph".into()))?;
+    let g = model.graph.as_ref().ok_or_else(|| refused("the model has no graph".into()))?;
     let entries = |vs: &[ValueInfoProto]| -> Result<String, ExportError> {
         let parts: Result<Vec<String>, String> = vs.iter().map(tensor_entry).collect();
-        Ok(parts.map_err(ExportError::Triton)?.join(",\n"))
+        Ok(parts.map_err(refused)?.join(",\n"))
     };
     let mut s = String::new();
     let _ = writeln!(s, "# Triton's configuration for {name}, written by cnnzoo-export {} from {source}.", env!("CARGO_PKG_VERSION"));
@@ -90,10 +95,12 @@ pub fn config_pbtxt(name: &str, model: &ModelProto, batching: TritonBatching, so
 /// (temporary file, then rename). An existing model entry keeps everything
 /// else it holds: its other versions, `labels.txt`, files of its own.
 pub fn write_repository(repo: &Path, name: &str, onnx: &[u8], config: &str) -> Result<PathBuf, ExportError> {
-    let io = |path: &Path, e: std::io::Error| ExportError::Triton(format!("{}: {e}", path.display()));
+    let io = |path: &Path, e: std::io::Error| {
+        ExportError::from(cnnzoo_models::ChoiceError::refused(cnnzoo_models::Choice::TritonRepo, path.display()).caused_by(e))
+    };
     for (dir, what) in [(repo, "a model repository"), (&repo.join(name), "a model entry")] {
         if dir.exists() && !dir.is_dir() {
-            return Err(ExportError::Triton(format!("{}: is a file, not {what} folder", dir.display())));
+            return Err(refused(format!("{}: is a file, not {what} folder", dir.display())));
         }
     }
     let target = repo.join(name);

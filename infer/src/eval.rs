@@ -50,7 +50,7 @@ pub fn evaluate(backbone: &Backbone, dir: &Path) -> Result<Evaluation, InferErro
         // Class names are folder names here, and never paths out of DATA.
         if let Some(c) = classes.iter().find(|c| !stays_inside(c)) {
             return Err(InferError::Data(format!(
-                "{}: the card's class name {c:?} leads out of the test folder; --eval reads {}/<class>/ and nothing outside it",
+                "{}: the card's class name {c:?} leads out of the test folder; evaluation reads {}/<class>/ and nothing outside it",
                 backbone.path().display(),
                 dir.join("test").display()
             )));

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::runtime::{environment, with_openvino, Precision, Provider};
-use crate::InferError;
+use crate::{InferError, LoadError};
 
 /// The input a measurement feeds: its name, and whether it takes uint8
 /// pixels `[N, H, W, C]` (else float `[N, C, H, W]`), at the measured batch.
@@ -52,16 +52,16 @@ pub fn cpu_or_openvino(
     let key = format!("infer | {machine} | {:x} | {precision:?} | batch {}", Sha256::digest(&bytes), input.shape[0]);
     let cache = cnnzoo_models::measured::cache_file();
     let cpu = || -> Result<Session, InferError> {
-        let mut b = Session::builder(environment(cnnzoo_models::Device::Auto)?).map_err(|e| InferError::Runtime(e.to_string()))?;
+        let mut b = Session::builder(environment(cnnzoo_models::Device::Auto)?).map_err(InferError::ort("starting a session"))?;
         if let Some(n) = threads {
-            b = b.with_intra_threads(n).map_err(|e| InferError::Runtime(e.to_string()))?;
+            b = b.with_intra_threads(n).map_err(InferError::ort("setting a session's threads"))?;
         }
-        b.commit_from_memory(&bytes).map_err(|e| InferError::Model { path: file.to_path_buf(), problem: e.to_string() })
+        b.commit_from_memory(&bytes).map_err(|e| InferError::Unloadable { path: file.to_path_buf(), source: LoadError::new(e) })
     };
     let openvino = || -> Result<(Session, Provider), InferError> {
-        let b = Session::builder(environment(cnnzoo_models::Device::Auto)?).map_err(|e| InferError::Runtime(e.to_string()))?;
+        let b = Session::builder(environment(cnnzoo_models::Device::Auto)?).map_err(InferError::ort("starting a session"))?;
         let (mut b, provider) = with_openvino(b, precision, threads)?;
-        let s = b.commit_from_memory(&bytes).map_err(|e| InferError::Device(e.to_string()))?;
+        let s = b.commit_from_memory(&bytes).map_err(InferError::ort("compiling the model for OpenVINO"))?;
         Ok((s, provider))
     };
     let why = |t: &Timed, when: &str| match t.openvino {
@@ -99,7 +99,7 @@ pub fn cpu_or_openvino(
 /// Images/s of `session` on a batch of zeros: one warm-up run (OpenVINO
 /// compiles for the shape on it), then runs for at least a quarter second.
 fn speed(session: &mut Session, input: &ProbeInput) -> Result<f64, InferError> {
-    let rt = |e: ort::Error| InferError::Runtime(e.to_string());
+    let rt = |e: ort::Error| InferError::Ort { context: "timing a run".into(), source: e };
     let [n, a, b, c] = input.shape;
     let floats = (!input.pixels).then(|| Array4::<f32>::zeros((n, a, b, c)).into_dyn());
     let pixels = input.pixels.then(|| ArrayD::<u8>::zeros(IxDyn(&[n, a, b, c])));

@@ -102,8 +102,8 @@ fn embed_splits(backbone: &Backbone, dir: &Path) -> Result<(Labelled, Labelled, 
     let classes = cnnzoo_models::data::FASHION_MNIST_CLASSES.len();
     let split = |name: &str| -> Result<Labelled, InferError> {
         let data = read_fashion_mnist(dir, name, classes).map_err(|e| match e {
-            cnnzoo_models::data::IdxError::Missing { .. } => match cnnzoo_models::data::unsplit_hint(dir) {
-                Some(hint) => InferError::Data(format!("{}: {hint}", dir.display())),
+            cnnzoo_models::data::IdxError::Missing { .. } => match cnnzoo_models::data::unsplit(dir) {
+                Some(hint) => InferError::Choice(hint),
                 None => InferError::Data(e.to_string()),
             },
             e => InferError::Data(e.to_string()),
@@ -117,18 +117,13 @@ fn embed_splits(backbone: &Backbone, dir: &Path) -> Result<(Labelled, Labelled, 
 /// The features of one folder of class folders (or its `train/`), split by
 /// [`cnnzoo_models::data::hold_out`].
 fn embed_held_out(backbone: &Backbone, dir: &Path, share: f64) -> Result<(Labelled, Labelled, usize), InferError> {
-    let root = cnnzoo_models::data::held_out_root(dir).map_err(|e| InferError::Data(e.to_string()))?;
+    let root = cnnzoo_models::data::held_out_root(dir)?;
     let classes = cnnzoo_models::data::class_folders(&root).map_err(|e| InferError::Data(format!("{}: {e}", root.display())))?;
     if classes.len() < 2 {
         return Err(InferError::Data(format!("{}: a probe needs two classes or more", root.display())));
     }
     let by_class = classes.iter().map(|c| collect_images(&[root.join(c)])).collect();
-    let (train, test) = cnnzoo_models::data::hold_out(by_class, share, HOLD_OUT_SEED).map_err(|e| match e {
-        cnnzoo_models::data::HoldOutError::TooFew { class, .. } => {
-            InferError::Data(format!("{}: {e}", root.join(&classes[class]).display()))
-        }
-        e => InferError::Usage(format!("--val-split: {e}")),
-    })?;
+    let (train, test) = cnnzoo_models::data::hold_out(by_class, share, HOLD_OUT_SEED).map_err(|e| e.about_share(&root, &classes))?;
     let embed = |examples: Vec<(std::path::PathBuf, usize)>| -> Result<Labelled, InferError> {
         let (files, labels): (Vec<_>, Vec<_>) = examples.into_iter().unzip();
         Ok(Labelled { features: backbone.embed(&files)?, labels })

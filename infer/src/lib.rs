@@ -40,7 +40,7 @@ pub use cnnzoo_models::data::{collect_images, open_image, read_fashion_mnist, IM
 pub use cnnzoo_models::preprocess::preprocess;
 pub use cnnzoo_models::{CardOverrides, Device, ModelCard, Preprocessing};
 pub use cuda::DRIVER as CUDA_DRIVER;
-pub use error::InferError;
+pub use error::{InferError, LoadError};
 pub use eval::{evaluate, Evaluation};
 pub use probe::Probe;
 pub use runtime::{library_for, library_path, openvino_library, runtime_info, version_report, Precision, Provider, RuntimeInfo};

@@ -299,7 +299,7 @@ fn run_images(cli: &Cli, backbone: &Backbone) -> anyhow::Result<usize> {
         );
     }
     if cli.features && !backbone.has_features() {
-        bail!("{}", cnnzoo_infer::no_features(backbone.path(), backbone.logits_output().unwrap_or("logits")));
+        return Err(cnnzoo_infer::no_features(backbone.path(), backbone.logits_output().unwrap_or("logits")).into());
     }
     let (mut failed, mut done, mut all_features) = (0usize, 0usize, Array2::zeros((0, backbone.feature_dim())));
     let mut embedded_paths: Vec<&PathBuf> = vec![];
@@ -460,7 +460,7 @@ fn run(cli: &Cli) -> anyhow::Result<usize> {
 
 fn run_probe(cli: &Cli, backbone: &Backbone, dir: &Path) -> anyhow::Result<()> {
     if !backbone.has_features() {
-        bail!("{}", cnnzoo_infer::no_features(backbone.path(), backbone.logits_output().unwrap_or("logits")));
+        return Err(cnnzoo_infer::no_features(backbone.path(), backbone.logits_output().unwrap_or("logits")).into());
     }
     let p = cnnzoo_infer::feature_probe::probe(backbone, dir, cli.k.unwrap_or(20), cli.val_split)?;
     let mut out = Out(std::io::BufWriter::new(std::io::stdout()));

@@ -20,7 +20,7 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(model: &[u8]) -> Result<Probe, InferError> {
-        let rt = |e: ort::Error| InferError::Runtime(format!("loading the model in memory: {e}"));
+        let rt = |e: ort::Error| InferError::Ort { context: "loading the model in memory".into(), source: e };
         let session = Session::builder(environment(cnnzoo_models::Device::Cpu)?).map_err(rt)?.commit_from_memory(model).map_err(rt)?;
         let input =
             session.inputs().first().map(|i| i.name().to_string()).ok_or_else(|| InferError::Runtime("the model has no input".into()))?;
@@ -47,7 +47,7 @@ impl Probe {
         &mut self,
         x: ArrayView4<T>,
     ) -> Result<Vec<Vec<f32>>, InferError> {
-        let rt = |e: ort::Error| InferError::Runtime(e.to_string());
+        let rt = |e: ort::Error| InferError::Ort { context: "running the model".into(), source: e };
         let x = x.as_standard_layout();
         let tensor = TensorRef::from_array_view(x.view()).map_err(rt)?;
         let outputs = self.session.run(ort::inputs![self.input.as_str() => tensor]).map_err(rt)?;

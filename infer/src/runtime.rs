@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use cnnzoo_models::Device;
+use cnnzoo_models::{Choice, ChoiceError, Device};
 use ort::environment::Environment;
 use ort::ep::{ArbitrarilyConfigurableExecutionProvider, ExecutionProvider, OpenVINO, CUDA};
 use ort::session::builder::SessionBuilder;
@@ -126,10 +126,14 @@ pub fn library_for(device: Device) -> Result<PathBuf, InferError> {
     }
     match device {
         Device::OpenVino => openvino_library().ok_or_else(|| {
-            InferError::Device(format!(
-                "--device openvino: OpenVINO's ONNX Runtime is not installed (looked for {}/onnxruntime-openvino-*/); scripts/env.sh installs it on x86-64 Linux, or set ORT_DYLIB_PATH to an onnxruntime-openvino libonnxruntime.so",
-                cnnzoo_models::fsio::cache_dir().display()
-            ))
+            refused(
+                Device::OpenVino,
+                format!(
+                    "OpenVINO's ONNX Runtime is not installed (looked for {}/onnxruntime-openvino-*/); scripts/env.sh installs it on x86-64 Linux, or set ORT_DYLIB_PATH to an onnxruntime-openvino libonnxruntime.so",
+                    cnnzoo_models::fsio::cache_dir().display()
+                ),
+            )
+            .into()
         }),
         Device::Cuda(_) => library_path(),
         Device::Auto if crate::cuda::driver_present() => library_path(),
@@ -243,19 +247,18 @@ pub fn with_openvino(
 ) -> Result<(SessionBuilder, Provider), InferError> {
     let (_, library) = loaded()?;
     if !offers_openvino() {
-        return Err(InferError::Device(format!(
-            "--device openvino: the ONNX Runtime loaded in this process ({}) has no OpenVINO execution provider",
-            library.display()
-        )));
+        return Err(refused(
+            Device::OpenVino,
+            format!("the ONNX Runtime loaded in this process ({}) has no OpenVINO execution provider", library.display()),
+        )
+        .into());
     }
     let bf16 = match precision {
         Precision::Auto => cnnzoo_models::measured::cpu_has_bf16(),
         Precision::Fp32 => false,
         Precision::Bf16 if cnnzoo_models::measured::cpu_has_bf16() => true,
         Precision::Bf16 => {
-            return Err(InferError::Device(
-                "--precision bf16: this CPU has no bf16 instructions (AVX-512 BF16 or AMX); use fp32 or auto".into(),
-            ))
+            return Err(bf16_refused("this CPU has no bf16 instructions (AVX-512 BF16 or AMX); fp32 and auto run here").into())
         }
     };
     let hint = if bf16 { "bf16" } else { "f32" };
@@ -280,14 +283,24 @@ pub fn with_openvino(
     // itself: ONNX Runtime's intra-op pool stays at one thread, and its graph
     // rewrites are off (a fusion into one of ONNX Runtime's own operators
     // would split the graph between the two providers).
-    let builder = builder.with_intra_threads(1).map_err(|e| InferError::Runtime(e.to_string()))?;
+    let builder = builder.with_intra_threads(1).map_err(InferError::ort("setting a session's threads"))?;
     let builder = builder
         .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Disable)
-        .map_err(|e| InferError::Runtime(e.to_string()))?;
-    let b = builder
-        .with_execution_providers([ep.build().error_on_failure()])
-        .map_err(|e| InferError::Device(format!("--device openvino: OpenVINO's execution provider cannot start: {e}")))?;
+        .map_err(InferError::ort("turning ONNX Runtime's graph rewrites off"))?;
+    let b = builder.with_execution_providers([ep.build().error_on_failure()]).map_err(|e| {
+        InferError::from(refused(Device::OpenVino, "OpenVINO's execution provider cannot start").caused_by(ort::Error::<()>::from(e)))
+    })?;
     Ok((b, Provider::OpenVino { bf16 }))
+}
+
+/// `device` cannot be had, and why.
+fn refused(device: Device, problem: impl std::fmt::Display) -> ChoiceError {
+    ChoiceError::refused(Choice::Device(device), problem)
+}
+
+/// bf16 cannot be had, and why.
+pub(crate) fn bf16_refused(problem: impl std::fmt::Display) -> ChoiceError {
+    ChoiceError::refused(Choice::Precision("bf16".into()), problem)
 }
 
 /// Registers the provider for `device` and says which one the session will
@@ -307,25 +320,27 @@ pub fn register(
             .map_err(|e| crate::cuda::explain(&e.to_string(), libs))
     };
     if precision == Precision::Bf16 && !matches!(device, Device::OpenVino | Device::Auto) {
-        return Err(InferError::Device(format!(
-            "--precision bf16: runs on OpenVINO; with --device {device} the model computes in its own format (use --device openvino)"
-        )));
+        return Err(
+            bf16_refused(format!("runs on OpenVINO (the openvino device); on {device} the model computes in its own format")).into()
+        );
     }
     match device {
         Device::OpenVino => with_openvino(builder, precision, threads),
         Device::Cpu => Ok((builder, Provider::Cpu)),
-        Device::Cuda(i) if !cuda_compiled => Err(InferError::Device(format!(
-            "--device cuda:{i}: this ONNX Runtime is a CPU build, with no CUDA execution provider (the set-up installs onnxruntime-gpu where nvidia-smi sees a GPU); use --device cpu or auto"
-        ))),
+        Device::Cuda(_) if !cuda_compiled => Err(refused(
+            device,
+            "this ONNX Runtime is a CPU build, with no CUDA execution provider (the set-up installs onnxruntime-gpu where nvidia-smi sees a GPU); the cpu and auto devices run here",
+        )
+        .into()),
         Device::Cuda(i) => {
-            let b = with_cuda(builder, i).map_err(|e| InferError::Device(format!("--device cuda:{i}: the CUDA execution provider cannot start: {e}")))?;
+            let b = with_cuda(builder, i).map_err(|e| InferError::from(refused(device, "the CUDA execution provider cannot start").caused_by(e)))?;
             Ok((b, Provider::Cuda(i)))
         }
         // `auto` tries CUDA where a driver is present, and may fall back, but only
         // to a fresh builder (a failed registration can leave state behind).
         Device::Auto if cuda_compiled && crate::cuda::driver_present() => match with_cuda(builder, 0) {
             Ok(b) => Ok((b, Provider::Cuda(0))),
-            Err(_) => Ok((ort::session::Session::builder(environment(device)?).map_err(|e| InferError::Runtime(e.to_string()))?, Provider::Cpu)),
+            Err(_) => Ok((ort::session::Session::builder(environment(device)?).map_err(InferError::ort("starting a session"))?, Provider::Cpu)),
         },
         Device::Auto => Ok((builder, Provider::Cpu)),
     }

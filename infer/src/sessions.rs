@@ -19,8 +19,8 @@ use ort::session::Session;
 use cnnzoo_models::Device;
 
 use crate::fastest::ProbeInput;
-use crate::runtime::{environment, register, Precision, Provider};
-use crate::InferError;
+use crate::runtime::{bf16_refused, environment, register, Precision, Provider};
+use crate::{InferError, LoadError};
 
 /// What a backbone's sessions are built with.
 #[derive(Debug, Clone)]
@@ -48,13 +48,13 @@ impl Plan {
 
 /// The thread that builds the sessions; its error is ONNX Runtime's reason
 /// why the model cannot be loaded.
-type Loading = JoinHandle<Result<Vec<Session>, String>>;
+type Loading = JoinHandle<Result<Vec<Session>, LoadError>>;
 
 /// Sessions being built, built, or that failed to build.
 #[derive(Debug)]
 pub struct Sessions {
     loading: Mutex<Option<Loading>>,
-    pool: OnceLock<Result<Pool<Session>, String>>,
+    pool: OnceLock<Result<Pool<Session>, LoadError>>,
 }
 
 /// The built sessions not running at the moment.
@@ -135,7 +135,7 @@ impl Sessions {
                 Provider::OpenVino { bf16 } => (Device::OpenVino, if bf16 { Precision::Bf16 } else { Precision::Fp32 }),
             };
             for _ in 1..plan.streams {
-                let (b, _) = builder(device, precision, threads).map_err(|e| e.to_string())?;
+                let (b, _) = builder(device, precision, threads).map_err(LoadError::new)?;
                 all.push(commit(b, &plan.file)?);
             }
             Ok(all)
@@ -145,13 +145,13 @@ impl Sessions {
     }
 
     /// The sessions, once built (waiting for them if need be).
-    fn pool(&self) -> Result<&Pool<Session>, String> {
+    fn pool(&self) -> Result<&Pool<Session>, LoadError> {
         let built = self.pool.get_or_init(|| {
-            let handle = lock(&self.loading).take().ok_or("its loading thread was lost")?;
+            let handle = lock(&self.loading).take().ok_or_else(|| LoadError::said("its loading thread was lost"))?;
             match handle.join() {
                 Ok(Ok(sessions)) => Ok(Pool::new(sessions)),
                 Ok(Err(e)) => Err(e),
-                Err(_) => Err("ONNX Runtime panicked while loading it".to_string()),
+                Err(_) => Err(LoadError::said("ONNX Runtime panicked while loading it")),
             }
         });
         built.as_ref().map_err(Clone::clone)
@@ -159,12 +159,12 @@ impl Sessions {
 
     /// Waits until every session is built; the error is ONNX Runtime's
     /// reason why the model cannot be loaded.
-    pub fn ready(&self) -> Result<(), String> {
+    pub fn ready(&self) -> Result<(), LoadError> {
         self.pool().map(drop)
     }
 
     /// A free session, waiting for one if every stream is running.
-    pub fn lend(&self) -> Result<Lent<'_>, String> {
+    pub fn lend(&self) -> Result<Lent<'_>, LoadError> {
         Ok(self.pool()?.lend())
     }
 }
@@ -184,18 +184,18 @@ fn builder(
     precision: Precision,
     threads: Option<usize>,
 ) -> Result<(ort::session::builder::SessionBuilder, Provider), InferError> {
-    let b = Session::builder(environment(device)?).map_err(|e| InferError::Runtime(e.to_string()))?;
+    let b = Session::builder(environment(device)?).map_err(InferError::ort("starting a session"))?;
     let (mut b, provider) = register(b, device, precision, threads)?;
     // OpenVINO takes its thread count at registration. Threads are set after
     // the provider is chosen: `auto` may restart from a fresh builder.
     if let (Some(n), false) = (threads, matches!(provider, Provider::OpenVino { .. })) {
-        b = b.with_intra_threads(n).map_err(|e| InferError::Runtime(e.to_string()))?;
+        b = b.with_intra_threads(n).map_err(InferError::ort("setting a session's threads"))?;
     }
     Ok((b, provider))
 }
 
-fn commit(mut b: ort::session::builder::SessionBuilder, file: &Path) -> Result<Session, String> {
-    b.commit_from_file(file).map_err(|e| e.to_string())
+fn commit(mut b: ort::session::builder::SessionBuilder, file: &Path) -> Result<Session, LoadError> {
+    b.commit_from_file(file).map_err(LoadError::new)
 }
 
 /// What the loading thread tells [`Sessions::load`]: the provider chosen
@@ -203,13 +203,13 @@ fn commit(mut b: ort::session::builder::SessionBuilder, file: &Path) -> Result<S
 type Chosen = Result<(Provider, Option<String>), InferError>;
 
 /// The first session and its provider. `tell` hears the provider (or why the
-/// device cannot be used) before the model is loaded; the error string is
-/// ONNX Runtime's reason why the model cannot be loaded, empty where `tell`
-/// has carried the error already.
-fn first_session(plan: &Plan, threads: Option<usize>, tell: &SyncSender<Chosen>) -> Result<(Session, Provider), String> {
-    let refuse = |e: InferError| -> Result<(Session, Provider), String> {
+/// device cannot be used) before the model is loaded; the error is ONNX
+/// Runtime's reason why the model cannot be loaded, or, where `tell` has
+/// carried the error already, a placeholder that no caller sees.
+fn first_session(plan: &Plan, threads: Option<usize>, tell: &SyncSender<Chosen>) -> Result<(Session, Provider), LoadError> {
+    let refuse = |e: InferError| -> Result<(Session, Provider), LoadError> {
         let _ = tell.send(Err(e));
-        Err(String::new())
+        Err(LoadError::said("the device was refused"))
     };
     let built = match builder(plan.device, plan.precision, threads) {
         Ok(b) => b,
@@ -223,16 +223,16 @@ fn first_session(plan: &Plan, threads: Option<usize>, tell: &SyncSender<Chosen>)
                     Ok((session, p))
                 }
                 // The model itself cannot be loaded: said at the first run, as below.
-                Err(InferError::Model { problem, .. }) => {
+                Err(InferError::Unloadable { source, .. }) => {
                     let _ = tell.send(Ok((Provider::Cpu, None)));
-                    Err(problem)
+                    Err(source)
                 }
                 Err(e) => refuse(e),
             }
         }
-        (_, Provider::Cpu) if plan.precision == Precision::Bf16 => refuse(InferError::Device(
-            "--precision bf16: runs on OpenVINO, which is not installed here (--device auto found the CPU provider alone)".into(),
-        )),
+        (_, Provider::Cpu) if plan.precision == Precision::Bf16 => {
+            refuse(bf16_refused("runs on OpenVINO, which is not installed here (the auto device found the CPU provider alone)").into())
+        }
         (b, p) => {
             let _ = tell.send(Ok((p, None)));
             commit(b, &plan.file).map(|s| (s, p))

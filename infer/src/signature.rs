@@ -9,7 +9,7 @@
 use ndarray::Array2;
 
 use cnnzoo_models::card::{FEATURES, LOGITS};
-use cnnzoo_models::ModelCard;
+use cnnzoo_models::{Choice, ChoiceError, ModelCard};
 use cnnzoo_proto::tensor_proto::DataType;
 
 use crate::onnx_header::{Header, Io};
@@ -44,16 +44,39 @@ pub struct OutputNames {
     pub features: Option<String>,
 }
 
+/// Why a model's signature cannot be read: something in the model itself,
+/// or in the outputs the caller named (or, where the model's own names do
+/// not say, must name).
+#[derive(Debug, thiserror::Error)]
+pub enum Misfit {
+    #[error("{0}")]
+    Model(String),
+    #[error("{0}")]
+    Outputs(ChoiceError),
+}
+
+impl From<String> for Misfit {
+    fn from(problem: String) -> Self {
+        Misfit::Model(problem)
+    }
+}
+
+impl From<&str> for Misfit {
+    fn from(problem: &str) -> Self {
+        Misfit::Model(problem.into())
+    }
+}
+
 impl Signature {
     /// Reads the signature of the model `header` describes, run by `card`.
     /// `has_card`: the file carries a cnnzoo card (a model without one, of a
     /// single output, is taken to be a classifier). The error says what
     /// does not fit.
-    pub fn read(header: &Header, card: &ModelCard, names: &OutputNames, has_card: bool) -> Result<Signature, String> {
+    pub fn read(header: &Header, card: &ModelCard, names: &OutputNames, has_card: bool) -> Result<Signature, Misfit> {
         let first = header.inputs.first().ok_or("has no input")?;
         if header.inputs.len() > 1 {
             let all: Vec<&str> = header.inputs.iter().map(|i| i.name.as_str()).collect();
-            return Err(format!("takes {} inputs ({}); only single-image models run here", all.len(), all.join(", ")));
+            return Err(format!("takes {} inputs ({}); only single-image models run here", all.len(), all.join(", ")).into());
         }
         let outputs: Vec<String> = header.outputs.iter().map(|o| o.name.clone()).collect();
         let (logits, features) = pick_outputs(&outputs, names, has_card)?;
@@ -63,7 +86,7 @@ impl Signature {
         let logits_dim = logits.as_deref().and_then(width).or((!card.classes.is_empty()).then_some(card.classes.len()));
         let takes_pixels = first.elem_type == DataType::Uint8 as i32;
         if takes_pixels && first.dims.len() != 4 {
-            return Err(format!("input `{}` is uint8 but not [N, H, W, C] pixels", first.name));
+            return Err(format!("input `{}` is uint8 but not [N, H, W, C] pixels", first.name).into());
         }
         // A card (or an override) must describe the input the graph takes, where the graph fixes it.
         if let (false, [_, c, h, w]) = (takes_pixels, &first.dims[..]) {
@@ -74,7 +97,8 @@ impl Signature {
                 return Err(format!(
                     "the card asks for {} channel(s) at {ph}x{pw} pixels (height x width) but the model takes [{c}, {h}, {w}]",
                     p.channels
-                ));
+                )
+                .into());
             }
         }
         let has_features = features.is_some();
@@ -108,25 +132,28 @@ fn last_dim(io: &Io) -> Option<usize> {
 /// `names`, else `logits` and `features`); for a model without a cnnzoo
 /// card, a single output is its logits (a classifier), and several unnamed
 /// ones must be named.
-fn pick_outputs(outputs: &[String], names: &OutputNames, has_card: bool) -> Result<(Option<String>, Option<String>), String> {
+fn pick_outputs(outputs: &[String], names: &OutputNames, has_card: bool) -> Result<(Option<String>, Option<String>), Misfit> {
     let listed = || outputs.join(", ");
-    let named = |asked: &Option<String>, default: &str, what: &str| -> Result<Option<String>, String> {
+    let named = |asked: &Option<String>, default: &str, choice: Choice| -> Result<Option<String>, Misfit> {
+        let what = if choice == Choice::LogitsOutput { LOGITS } else { FEATURES };
         match asked {
             Some(n) if outputs.contains(n) => Ok(Some(n.clone())),
-            Some(n) => Err(format!("{what} output `{n}`: no such output (outputs: {})", listed())),
+            Some(n) => {
+                Err(Misfit::Outputs(ChoiceError::new(choice, format!("{what} output `{n}`: no such output (outputs: {})", listed()))))
+            }
             None => Ok(outputs.iter().find(|n| *n == default).cloned()),
         }
     };
-    let logits = named(&names.logits, LOGITS, "logits")?;
-    let features = named(&names.features, FEATURES, "features")?;
+    let logits = named(&names.logits, LOGITS, Choice::LogitsOutput)?;
+    let features = named(&names.features, FEATURES, Choice::FeaturesOutput)?;
     match (logits, features) {
         (None, None) if outputs.len() == 1 && has_card => Ok((None, Some(outputs[0].clone()))),
         (None, None) if outputs.len() == 1 => Ok((Some(outputs[0].clone()), None)),
         (None, None) if outputs.is_empty() => Err("has no outputs".into()),
-        (None, None) => Err(format!(
-            "has several outputs ({}) and none is named logits or features: say which (--logits-output NAME, --features-output NAME)",
-            listed()
-        )),
+        (None, None) => Err(Misfit::Outputs(ChoiceError::new(
+            Choice::Outputs,
+            format!("has several outputs ({}) and none is named logits or features: say which ({{choice}})", listed()),
+        ))),
         picked => Ok(picked),
     }
 }
@@ -180,16 +207,20 @@ mod tests {
     fn what_does_not_fit_is_said() {
         let out = || vec![io("a", &[-1, 4], DataType::Float), io("b", &[-1, 8], DataType::Float)];
         let h = header(io("x", &[-1, 3, 28, 28], DataType::Float), out());
-        let e = Signature::read(&h, &card(0), &OutputNames::default(), false).unwrap_err();
-        assert!(e.contains("several outputs (a, b)"), "{e}");
-        let e = Signature::read(&h, &card(0), &OutputNames { logits: Some("c".into()), features: None }, false).unwrap_err();
+        let misfit = Signature::read(&h, &card(0), &OutputNames::default(), false).unwrap_err();
+        assert!(matches!(&misfit, Misfit::Outputs(c) if c.choice == Choice::Outputs), "{misfit}");
+        let e = misfit.to_string();
+        assert!(e.contains("several outputs (a, b)") && !e.contains("--"), "{e}");
+        let e = Signature::read(&h, &card(0), &OutputNames { logits: Some("c".into()), features: None }, false).unwrap_err().to_string();
         assert!(e.contains("logits output `c`: no such output"), "{e}");
         let named = OutputNames { logits: Some("a".into()), features: Some("b".into()) };
-        let e = Signature::read(&h, &card(0), &named, false).unwrap_err();
+        let e = Signature::read(&h, &card(0), &named, false).unwrap_err().to_string();
         assert!(e.contains("1 channel(s) at 28x28") && e.contains("[3, 28, 28]"), "{e}");
-        let e = Signature::read(&header(io("x", &[-1, 1, 28, 28], DataType::Float), out()), &card(5), &named, false).unwrap_err();
+        let e =
+            Signature::read(&header(io("x", &[-1, 1, 28, 28], DataType::Float), out()), &card(5), &named, false).unwrap_err().to_string();
         assert!(e.contains('5') && e.contains('4'), "{e}");
-        let e = Signature::read(&header(io("img", &[-1, 28, 28], DataType::Uint8), out()), &card(0), &named, false).unwrap_err();
+        let e =
+            Signature::read(&header(io("img", &[-1, 28, 28], DataType::Uint8), out()), &card(0), &named, false).unwrap_err().to_string();
         assert!(e.contains("uint8 but not [N, H, W, C]"), "{e}");
         let pixels = Signature::read(&header(io("img", &[-1, -1, -1, 1], DataType::Uint8), out()), &card(0), &named, false).unwrap();
         assert!(pixels.takes_pixels);

@@ -31,7 +31,7 @@ impl FromStr for Device {
                 .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|n| n.parse().ok())
                 .map(Device::Cuda)
-                .ok_or_else(|| format!("--device {s:?}: expected auto, cpu, cuda or cuda:N (or openvino, for inference)")),
+                .ok_or_else(|| format!("{s:?}: expected auto, cpu, cuda or cuda:N (or openvino, for inference)")),
         }
     }
 }

@@ -24,6 +24,9 @@ pub enum ModelError {
     /// A weights file or folder that cannot be read as one.
     #[error("{}: {problem}", path.display())]
     Weights { path: std::path::PathBuf, problem: String },
+    /// One of the caller's choices is wanting: the network a state dict holds.
+    #[error("{0}")]
+    Choice(#[from] crate::ChoiceError),
 }
 
 /// What a strict load found wrong: keys by name, mis-shaped ones with both shapes.

@@ -9,11 +9,12 @@
 //! It is also the model contract every other crate shares, with neither
 //! libtorch nor ONNX Runtime: the [`card`] (metadata keys, output names,
 //! validation), [`Preprocessing`] and its one implementation, the [`data`]
-//! readers (IDX, image files, image folders), atomic file writes ([`fsio`]) and
-//! the `--device` syntax.
+//! readers (IDX, image files, image folders), atomic file writes ([`fsio`]), the
+//! `--device` syntax, and the [`Choice`] an error is about.
 
 mod builder;
 pub mod card;
+mod choice;
 pub mod data;
 mod device;
 mod error;
@@ -31,6 +32,7 @@ pub mod zoo;
 
 pub use builder::{Builder, Conv, Pool};
 pub use card::{Card, CardError, CardOverrides, ModelCard};
+pub use choice::{Choice, ChoiceError};
 pub use device::Device;
 pub use error::ModelError;
 pub use graph::{Graph, Node, Op, Param, ParamRole, ValueId};

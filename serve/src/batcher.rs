@@ -222,7 +222,7 @@ impl Worker {
     /// One run; a panic in it fails the batch, never the thread.
     fn infer(&self, x: &[Input]) -> Result<Outputs, ServeError> {
         match catch_unwind(AssertUnwindSafe(|| self.backbone.run_inputs(x))) {
-            Ok(result) => result.map_err(|e| ServeError::internal(e.to_string())),
+            Ok(result) => result.map_err(|e| ServeError::internal(cnnzoo_cli::describe(&e))),
             Err(_) => Err(ServeError::internal("ONNX Runtime panicked on this batch")),
         }
     }

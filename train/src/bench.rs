@@ -49,7 +49,7 @@ impl Steps {
     /// `arch` in its own setting (1 channel and 10 classes for d2l's, 3 and
     /// 1000 for torchvision's) at `batch` x `size`, SGD at the recipe's rate.
     pub fn new(arch: &'static Arch, batch: usize, size: usize, device: Device, precision: Precision, layout: Layout) -> Result<Steps> {
-        let torch = |source| TrainError::Torch { path: "--bench".into(), source };
+        let torch = |source| TrainError::Torch { path: "timing training steps".into(), source };
         tch::manual_seed(0);
         let vs = VarStore::new(device);
         let cfg = cnnzoo_models::Config { size, ..arch.default_config() };

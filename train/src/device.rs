@@ -5,29 +5,30 @@
 use cnnzoo_models::Device as Request;
 use tch::Device;
 
+use cnnzoo_models::{Choice, ChoiceError};
+
 use crate::error::{Result, TrainError};
 
-pub fn parse_device(spec: &str) -> Result<Device> {
-    resolve(spec.parse::<Request>().map_err(TrainError::Device)?)
+/// `request` cannot be had, and why.
+fn refused(request: Request, problem: impl std::fmt::Display) -> TrainError {
+    ChoiceError::refused(Choice::Device(request), problem).into()
 }
 
 /// The libtorch device for a request: CUDA when asked and present, else an error.
 pub fn resolve(request: Request) -> Result<Device> {
-    let spec = request.to_string();
     let cuda_count = || if tch::Cuda::is_available() { tch::Cuda::device_count() as usize } else { 0 };
     match request {
         Request::Auto => Ok(if cuda_count() > 0 { Device::Cuda(0) } else { Device::Cpu }),
         Request::Cpu => Ok(Device::Cpu),
-        Request::OpenVino => Err(TrainError::Device(
-            "--device openvino: OpenVINO runs inference (cnnzoo-infer, cnnzoo-serve); training runs on cpu or cuda".into(),
-        )),
+        Request::OpenVino => {
+            Err(refused(request, "OpenVINO runs inference (cnnzoo-infer, cnnzoo-serve); training runs on the cpu or cuda devices"))
+        }
         Request::Cuda(index) => match cuda_count() {
-            0 => Err(TrainError::Device(format!(
-                "--device {spec}: CUDA is not available on this machine (no GPU or driver found by libtorch); use --device cpu or auto"
-            ))),
-            n if index >= n => {
-                Err(TrainError::Device(format!("--device {spec}: this machine has {n} CUDA device(s), numbered 0 to {}", n - 1)))
-            }
+            0 => Err(refused(
+                request,
+                "CUDA is not available on this machine (no GPU or driver found by libtorch); the cpu and auto devices run here",
+            )),
+            n if index >= n => Err(refused(request, format!("this machine has {n} CUDA device(s), numbered 0 to {}", n - 1))),
             _ => Ok(Device::Cuda(index)),
         },
     }

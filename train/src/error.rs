@@ -16,11 +16,12 @@ pub enum TrainError {
     Torch { path: PathBuf, source: tch::TchError },
     #[error("{path}: checkpoint does not fit {arch}: {source}")]
     Checkpoint { path: PathBuf, arch: String, source: cnnzoo_models::ModelError },
+    /// A device, precision or held-out share the caller chose that cannot be had.
     #[error("{0}")]
-    Device(String),
+    Choice(#[from] cnnzoo_models::ChoiceError),
     #[error("{0}")]
     Model(#[from] cnnzoo_models::ModelError),
-    #[error("training diverged at epoch {epoch}, batch {batch}: the loss is {loss}; kept the checkpoint of the last finished epoch ({kept}); try a smaller --lr")]
+    #[error("training diverged at epoch {epoch}, batch {batch}: the loss is {loss}; kept the checkpoint of the last finished epoch ({kept}); try a smaller learning rate")]
     Diverged { epoch: usize, batch: usize, loss: f64, kept: usize },
     #[error("{dataset}: {problem}")]
     Empty { dataset: String, problem: String },

@@ -9,7 +9,9 @@ use std::str::FromStr;
 
 use tch::{Device, Kind};
 
-use crate::error::{Result, TrainError};
+use cnnzoo_models::{Choice, ChoiceError};
+
+use crate::error::Result;
 
 /// A precision as asked for on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,9 +95,11 @@ pub fn gpu_has_bf16(index: usize) -> bool {
 /// emulate it, slower than fp32). `auto` is decided by [`crate::autotune`].
 pub fn check(request: Request, device: Device) -> Result<()> {
     match (request, device) {
-        (Request::Exactly(Precision::Fp16), Device::Cpu) => Err(TrainError::Options(
-            "--precision fp16: float16 training needs a CUDA GPU (on a CPU, use bf16 where the CPU has it, or fp32)".into(),
-        )),
+        (Request::Exactly(Precision::Fp16), Device::Cpu) => Err(ChoiceError::refused(
+            Choice::Precision("fp16".into()),
+            "float16 training needs a CUDA GPU (on a CPU, bf16 where the CPU has it, or fp32)",
+        )
+        .into()),
         _ => Ok(()),
     }
 }
@@ -109,7 +113,7 @@ mod tests {
     fn requests_parse_and_fp16_needs_a_gpu() {
         assert_eq!("bf16".parse::<Request>(), Ok(Request::Exactly(Precision::Bf16)));
         assert!("fp8".parse::<Request>().unwrap_err().contains("fp32, bf16, fp16 or auto"));
-        let e = check(Request::Exactly(Precision::Fp16), Device::Cpu).unwrap_err().to_string();
+        let e = cnnzoo_cli::describe(&check(Request::Exactly(Precision::Fp16), Device::Cpu).unwrap_err());
         assert!(e.contains("--precision fp16") && e.contains("CUDA"), "{e}");
         assert!(check(Request::Exactly(Precision::Fp16), Device::Cuda(0)).is_ok() && check(Request::Auto, Device::Cpu).is_ok());
     }

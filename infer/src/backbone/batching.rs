@@ -92,7 +92,7 @@ impl Backbone {
     }
 
     fn run_one<T: PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static>(&self, x: ArrayView4<T>) -> Result<Outputs, InferError> {
-        let rt = |e: ort::Error| InferError::Runtime(format!("{}: {e}", self.path.display()));
+        let rt = |e: ort::Error| InferError::Ort { context: self.path.display().to_string(), source: e };
         let x = x.as_standard_layout();
         let tensor = TensorRef::from_array_view(x.view()).map_err(rt)?;
         let mut session = self.sessions.lend().map_err(|e| unloadable(&self.path, e))?;

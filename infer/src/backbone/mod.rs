@@ -6,16 +6,16 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, Array3, ArrayView3, Axis};
 
 use cnnzoo_models::card::Card;
-use cnnzoo_models::{CardError, CardOverrides, Device, ModelCard};
+use cnnzoo_models::{CardError, CardOverrides, Choice, ChoiceError, Device, ModelCard};
 
 use crate::fastest::ProbeInput;
 use crate::runtime::{Precision, Provider};
 use crate::sessions::{Plan, Sessions};
 
 mod batching;
-use crate::signature::{OutputNames, Signature};
+use crate::signature::{Misfit, OutputNames, Signature};
 use crate::source::ImageSource;
-use crate::InferError;
+use crate::{InferError, LoadError};
 
 /// How to open a backbone. `card` overrides the model's card field by field;
 /// for ONNX files that cnnzoo did not write it is the card (channels and size
@@ -134,16 +134,16 @@ pub struct Backbone {
 
 /// The error for a file that is not an ONNX model ONNX Runtime can load,
 /// whether its header (read at open) or its graph (loaded after) says so.
-fn unloadable(path: &Path, problem: String) -> InferError {
-    InferError::Model {
-        path: path.to_path_buf(),
-        problem: format!("not a loadable ONNX model (truncated, corrupt or not ONNX): {problem}"),
-    }
+fn unloadable(path: &Path, source: LoadError) -> InferError {
+    InferError::Unloadable { path: path.to_path_buf(), source }
 }
 
 /// Why a classifier without a feature output cannot embed.
-pub fn no_features(path: &Path, logits: &str) -> String {
-    format!("{}: its output `{logits}` is the class logits and it has no feature output: name one (--features-output NAME)", path.display())
+pub fn no_features(path: &Path, logits: &str) -> ChoiceError {
+    ChoiceError::new(
+        Choice::FeaturesOutput,
+        format!("{}: its output `{logits}` is the class logits and it has no feature output: name one ({{choice}})", path.display()),
+    )
 }
 
 /// A model name as `--backbone` takes it: letters, digits, `-`, `_`, `.`;
@@ -156,9 +156,7 @@ impl Backbone {
     /// Opens `NAME.onnx` in `model_dir`.
     pub fn open_named(name: &str, model_dir: &Path, opts: &BackboneOptions) -> Result<Backbone, InferError> {
         if !valid_name(name) {
-            return Err(InferError::Usage(format!(
-                "backbone name {name:?}: use letters, digits, '-', '_' or '.' (no paths); --model takes a file"
-            )));
+            return Err(InferError::Usage(format!("backbone name {name:?}: use letters, digits, '-', '_' or '.' (no paths)")));
         }
         let path = model_dir.join(format!("{name}.onnx"));
         if !path.is_file() {
@@ -188,7 +186,7 @@ impl Backbone {
         if len == 0 {
             return Err(bad("empty file (not an ONNX model)".into()));
         }
-        let header = crate::onnx_header::read(&path).map_err(|e| unloadable(&path, e))?;
+        let header = crate::onnx_header::read(&path).map_err(|e| unloadable(&path, LoadError::said(&e)))?;
         let from_file = Card::from_metadata(&header.metadata).map_err(|e| bad(format!("invalid model card: {e}")))?;
         let has_card = from_file.is_some();
         let card = ModelCard::merge(from_file.map(ModelCard::from), &opts.card).map_err(|e| match e {
@@ -197,7 +195,10 @@ impl Backbone {
         })?;
 
         let names = OutputNames { logits: opts.logits_output.clone(), features: opts.features_output.clone() };
-        let signature = Signature::read(&header, &card, &names, has_card).map_err(bad)?;
+        let signature = Signature::read(&header, &card, &names, has_card).map_err(|e| match e {
+            Misfit::Model(problem) => bad(problem),
+            Misfit::Outputs(e) => InferError::Choice(e.within(path.display())),
+        })?;
         let p = &card.preprocessing;
         let input = signature.input.clone();
         let takes_pixels = signature.takes_pixels;
@@ -322,7 +323,7 @@ impl Backbone {
     /// be read is the error.
     pub fn embed<S: ImageSource>(&self, images: &[S]) -> Result<Array2<f32>, InferError> {
         if !self.signature.has_features {
-            return Err(InferError::Usage(no_features(&self.path, &self.signature.features)));
+            return Err(no_features(&self.path, &self.signature.features).into());
         }
         let mut out = Array2::zeros((0, self.signature.feature_dim));
         self.for_each_batch(
@@ -330,7 +331,9 @@ impl Backbone {
             |img| self.input(img),
             |batch| match batch.failures.into_iter().next() {
                 Some((_, e)) => Err(e),
-                None => out.append(Axis(0), batch.outputs.features.view()).map_err(|e| InferError::Runtime(e.to_string())),
+                None => {
+                    out.append(Axis(0), batch.outputs.features.view()).map_err(|e| InferError::Runtime(format!("gathering features: {e}")))
+                }
             },
         )?;
         Ok(out)
@@ -375,7 +378,7 @@ fn top_k(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{top_k, valid_name};
+    use super::{no_features, top_k, valid_name};
 
     #[test]
     fn top_k_is_a_sorted_softmax() {
@@ -387,6 +390,18 @@ mod tests {
         let big = top_k(&[1000.0, 999.0], 5);
         assert_eq!(big.len(), 2);
         assert!(big.iter().all(|p| p.1.is_finite()) && (big[0].1 + big[1].1 - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_library_names_no_flag_and_the_command_line_does() {
+        let e = no_features(std::path::Path::new("m.onnx"), "191");
+        assert_eq!(e.choice, cnnzoo_models::Choice::FeaturesOutput);
+        assert_eq!(
+            e.to_string(),
+            "m.onnx: its output `191` is the class logits and it has no feature output: name one (the feature output)"
+        );
+        let line = cnnzoo_cli::describe(&crate::InferError::from(e));
+        assert!(line.ends_with("name one (--features-output NAME)") && !line.contains("the feature output)"), "{line}");
     }
 
     #[test]

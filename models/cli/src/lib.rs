@@ -109,13 +109,37 @@ pub fn report_error(line: &str, json: bool) {
     }
 }
 
+/// The flag that makes `choice`, the same in every binary: library errors
+/// carry the [`Choice`](cnnzoo_models::Choice) they are about, and the error
+/// line names it this way.
+pub fn flag(choice: &cnnzoo_models::Choice) -> String {
+    use cnnzoo_models::Choice;
+    match choice {
+        Choice::Device(device) => format!("--device {device}"),
+        Choice::Precision(p) => format!("--precision {p}"),
+        Choice::LogitsOutput => "--logits-output NAME".into(),
+        Choice::FeaturesOutput => "--features-output NAME".into(),
+        Choice::Outputs => "--logits-output NAME, --features-output NAME".into(),
+        Choice::BackboneName => "--backbone".into(),
+        Choice::Architecture => "--arch".into(),
+        Choice::ValSplit => "--val-split".into(),
+        Choice::EmbedPreprocessing => "--embed-preprocessing".into(),
+        Choice::TritonRepo => "--triton-repo".into(),
+    }
+}
+
 /// The one line a binary prints for an error and its causes: each cause's
 /// first line, joined by `: `, skipping a cause the line already says (an
 /// error that embeds its source would otherwise repeat it), so that a
-/// libtorch stack trace or a doubled OS message never reaches the user.
-pub fn error_line<'a, E: std::error::Error + ?Sized + 'a>(chain: impl IntoIterator<Item = &'a E>) -> String {
+/// libtorch stack trace or a doubled OS message never reaches the user. An
+/// error about one of the caller's choices names it by its [`flag`].
+pub fn error_line<'a>(chain: impl IntoIterator<Item = &'a (dyn std::error::Error + 'static)>) -> String {
     let mut line = String::new();
+    let mut named = vec![];
     for cause in chain {
+        if let Some(e) = cause.downcast_ref::<cnnzoo_models::ChoiceError>() {
+            named.push((e.to_string(), e.render(&flag(&e.choice))));
+        }
         let text = cause.to_string();
         let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
         if first.is_empty() || line.contains(first) {
@@ -126,7 +150,12 @@ pub fn error_line<'a, E: std::error::Error + ?Sized + 'a>(chain: impl IntoIterat
         }
         line.push_str(first);
     }
-    line
+    named.iter().fold(line, |line, (library, flagged)| line.replace(library, flagged))
+}
+
+/// [`error_line`] of one error and its sources.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    error_line(std::iter::successors(Some(e), |e| e.source()))
 }
 
 /// How every `main` starts: with `--completions SHELL`, the completion
@@ -199,10 +228,21 @@ mod tests {
     #[test]
     fn an_error_chain_is_one_line_without_repeats_or_frames() {
         let e = E("run.ot: not readable: No such file", Some(Box::new(E("No such file", None))));
-        let chain = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source());
-        assert_eq!(error_line(chain), "run.ot: not readable: No such file");
+        assert_eq!(describe(&e), "run.ot: not readable: No such file");
         let e = E("exporting run.ot", Some(Box::new(E("torch: bad zip\nframe #0: c10::Error\nframe #1: ...", None))));
-        let chain = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source());
-        assert_eq!(error_line(chain), "exporting run.ot: torch: bad zip");
+        assert_eq!(describe(&e), "exporting run.ot: torch: bad zip");
+    }
+
+    #[test]
+    fn an_error_about_a_choice_names_its_flag_and_keeps_its_cause() {
+        use cnnzoo_models::{Choice, ChoiceError, Device};
+        let e = ChoiceError::new(Choice::Device(Device::Cuda(1)), "{choice}: the CUDA execution provider cannot start")
+            .caused_by(E("libcuda.so.1: cannot open shared object file", None));
+        assert_eq!(describe(&e), "--device cuda:1: the CUDA execution provider cannot start: libcuda.so.1: cannot open shared object file");
+        // Said again by the error around it: one text, with the flag.
+        let outer = E("x", None);
+        let wrapped =
+            anyhow::Error::new(ChoiceError::new(Choice::Outputs, "m.onnx: several outputs: say which ({choice})")).context(outer.0);
+        assert_eq!(error_line(wrapped.chain()), "x: m.onnx: several outputs: say which (--logits-output NAME, --features-output NAME)");
     }
 }

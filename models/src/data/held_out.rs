@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::{Choice, ChoiceError};
+
 /// `(file, class index)` pairs.
 pub type Labelled = Vec<(PathBuf, usize)>;
 
@@ -22,30 +24,44 @@ fn mix(mut z: u64) -> u64 {
 pub enum HoldOutError {
     #[error("a held-out share of {0}: must be above 0 and below 1")]
     Share(f64),
-    /// A held-out split asked of a folder that has a test split already.
-    #[error("{}: exists: --val-split holds out part of a folder that has no test split; drop --val-split to test on test/", .0.display())]
-    TestExists(PathBuf),
     /// The class at this index has too few files.
     #[error("holds {files} image(s): a held-out split needs at least 2 per class, one to train on and one to test")]
     TooFew { class: usize, files: usize },
 }
 
+impl HoldOutError {
+    /// The error about the held-out share that splits `root`, whose class
+    /// folders are `classes`: a class too small names its folder.
+    pub fn about_share(&self, root: &Path, classes: &[String]) -> ChoiceError {
+        match self {
+            HoldOutError::Share(_) => ChoiceError::new(Choice::ValSplit, format!("{{choice}}: {self}")),
+            HoldOutError::TooFew { class, .. } => {
+                let folder = classes.get(*class).map_or_else(|| root.to_path_buf(), |c| root.join(c));
+                ChoiceError::new(Choice::ValSplit, format!("{self} ({{choice}})")).within(folder.display())
+            }
+        }
+    }
+}
+
 /// Where a held-out split finds its class folders: `dir/train` where there
-/// is one, else `dir`; a `dir/test` means the folder is split already.
-pub fn held_out_root(dir: &Path) -> Result<PathBuf, HoldOutError> {
+/// is one, else `dir`; a `dir/test` means the folder is split already, and
+/// a held-out split is refused.
+pub fn held_out_root(dir: &Path) -> Result<PathBuf, ChoiceError> {
     let (train, test) = (dir.join("train"), dir.join("test"));
     if test.exists() {
-        return Err(HoldOutError::TestExists(test));
+        let problem = "exists: {choice} holds out part of a folder that has no test split; drop {choice} to test on test/";
+        return Err(ChoiceError::new(Choice::ValSplit, problem).within(test.display()));
     }
     Ok(if train.is_dir() { train } else { dir.to_path_buf() })
 }
 
 /// What to say of `dir` when it was read as a data set with its own splits
-/// and has none: where it holds class folders, that `--val-split` splits it.
-pub fn unsplit_hint(dir: &Path) -> Option<&'static str> {
-    crate::data::class_folders(dir)
-        .is_ok_and(|c| !c.is_empty())
-        .then_some("holds class folders but no train/ and test/: give --val-split 0.1 to hold out a tenth of each class for testing")
+/// and has none: where it holds class folders, that a held-out share splits it.
+pub fn unsplit(dir: &Path) -> Option<ChoiceError> {
+    crate::data::class_folders(dir).is_ok_and(|c| !c.is_empty()).then(|| {
+        let problem = "holds class folders but no train/ and test/: give {choice} 0.1 to hold out a tenth of each class for testing";
+        ChoiceError::new(Choice::ValSplit, problem).within(dir.display())
+    })
 }
 
 /// Splits `by_class` (each class's files, in the folder's sorted order) into

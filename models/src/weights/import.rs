@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::{adapt, read_state_dict, StateDict, Weights, WeightsSource};
 use crate::preprocess::Filter;
-use crate::{Arch, Config, Graph, ModelError, Preprocessing};
+use crate::{Arch, Choice, ChoiceError, Config, Graph, ModelError, Preprocessing};
 
 /// ImageNet-1k's class names in logit order, as torchvision's weights carry them.
 pub const IMAGENET1K_CLASSES: &str = include_str!("../../data/imagenet1k_classes.txt");
@@ -59,12 +59,14 @@ pub fn fit(state: StateDict, opts: &ImportOptions) -> Result<Imported, ModelErro
     let arch = match (&opts.arch, &hub) {
         (Some(name), _) => Arch::find(name)?,
         (None, Some(cfg)) => cfg.arch().ok_or_else(|| {
-            problem(
-                &path,
-                format!("config.json names architecture {:?}, which has no torchvision layout here (give --arch)", cfg.architecture),
-            )
+            let problem =
+                format!("config.json names architecture {:?}, which has no torchvision layout here (give {{choice}})", cfg.architecture);
+            ChoiceError::new(Choice::Architecture, problem).within(path.display())
         })?,
-        (None, None) => return Err(problem(&path, "a state dict does not say its network: give --arch (for example tv_resnet18)")),
+        (None, None) => {
+            let problem = "a state dict does not say its network: give {choice} (for example tv_resnet18)";
+            return Err(ChoiceError::new(Choice::Architecture, problem).within(path.display()).into());
+        }
     };
     let mut preprocessing = published_preprocessing(hub.as_ref(), arch).map_err(|e| problem(&path, e))?;
     if let Some(size) = opts.size {

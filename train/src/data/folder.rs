@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cnnzoo_models::data::{class_folders, collect_images, hold_out, DataSource, HoldOutError};
+use cnnzoo_models::data::{class_folders, collect_images, hold_out, DataSource};
 use cnnzoo_models::preprocess::load;
 use cnnzoo_models::Preprocessing;
 use tch::{Kind, Tensor};
@@ -101,10 +101,7 @@ pub fn load_folder(dir: &Path, prep: &Preprocessing) -> Result<Dataset> {
 /// same on every run with the seed (and so on `--resume`).
 pub fn load_held_out(dir: &Path, prep: &Preprocessing, share: f64, seed: u64) -> Result<Dataset> {
     let classes = classes_of(dir)?;
-    let (train, test) = hold_out(files_by_class(dir, &classes)?, share, seed).map_err(|e| match e {
-        HoldOutError::TooFew { class, .. } => TrainError::Data { path: dir.join(&classes[class]), problem: format!("{e} (--val-split)") },
-        HoldOutError::Share(_) | HoldOutError::TestExists(_) => TrainError::Options(format!("--val-split: {e}")),
-    })?;
+    let (train, test) = hold_out(files_by_class(dir, &classes)?, share, seed).map_err(|e| e.about_share(dir, &classes))?;
     let (train, test) = (labelled_as_i64(train), labelled_as_i64(test));
     Ok(Dataset {
         name: format!("image folder ({}, {}% of each class held out)", dir.display(), share * 100.0),

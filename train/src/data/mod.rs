@@ -7,7 +7,7 @@ mod folder;
 
 use std::path::Path;
 
-use cnnzoo_models::data::{held_out_root, read_fashion_mnist, unsplit_hint, DataSource, IdxError};
+use cnnzoo_models::data::{held_out_root, read_fashion_mnist, unsplit, DataSource, IdxError};
 pub use cnnzoo_models::data::{FASHION_MNIST_CLASSES, FASHION_MNIST_FILES};
 use cnnzoo_models::preprocess::Filter;
 use cnnzoo_models::Preprocessing;
@@ -105,7 +105,7 @@ pub fn load_idx_for(dir: &Path, card: &Preprocessing) -> Result<Dataset> {
 ///   in a folder that is neither.
 pub fn load(dir: &Path, card: &Preprocessing, val_split: Option<f64>, seed: u64) -> Result<Dataset> {
     if let Some(share) = val_split {
-        let root = held_out_root(dir).map_err(|e| TrainError::Options(e.to_string()))?;
+        let root = held_out_root(dir)?;
         return load_held_out(&root, card, share, seed);
     }
     if let Ok(source @ DataSource::Split { .. }) = DataSource::detect(dir) {
@@ -115,8 +115,8 @@ pub fn load(dir: &Path, card: &Preprocessing, val_split: Option<f64>, seed: u64)
     }
     load_idx_for(dir, card).map_err(|e| match e {
         // A folder of class folders without a split: say how to split it.
-        TrainError::Idx(IdxError::Missing { .. }) => match unsplit_hint(dir) {
-            Some(hint) => TrainError::Data { path: dir.into(), problem: hint.into() },
+        TrainError::Idx(IdxError::Missing { .. }) => match unsplit(dir) {
+            Some(hint) => TrainError::Choice(hint),
             None => e,
         },
         e => e,
