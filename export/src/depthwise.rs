@@ -52,7 +52,6 @@ pub fn batch_norms_as_depthwise(model: &ModelProto) -> Result<(ModelProto, usize
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::onnx_build::float;
     use cnnzoo_proto::GraphProto;

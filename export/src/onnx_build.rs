@@ -35,22 +35,21 @@ pub fn node(op_type: &str, name: &str, inputs: &[&str], output: &str, attribute:
 
 /// A float32 initializer, stored as little-endian raw data.
 pub fn tensor(name: &str, shape: &[usize], data: &[f32]) -> TensorProto {
-    TensorProto {
-        name: name.into(),
-        dims: shape.iter().map(|&d| d as i64).collect(),
-        data_type: DataType::Float as i32,
-        raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        ..Default::default()
-    }
+    initializer(name, shape, DataType::Float, data.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
 
 /// An int64 initializer (shapes, axes, indices).
 pub fn tensor_i64(name: &str, shape: &[usize], data: &[i64]) -> TensorProto {
+    initializer(name, shape, DataType::Int64, data.iter().flat_map(|v| v.to_le_bytes()).collect())
+}
+
+/// An initializer of `data_type` whose values are `raw_data`, little-endian.
+fn initializer(name: &str, shape: &[usize], data_type: DataType, raw_data: Vec<u8>) -> TensorProto {
     TensorProto {
         name: name.into(),
         dims: shape.iter().map(|&d| d as i64).collect(),
-        data_type: DataType::Int64 as i32,
-        raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        data_type: data_type as i32,
+        raw_data,
         ..Default::default()
     }
 }

@@ -390,7 +390,6 @@ pub fn render(p: &Probe, model: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// Three separable clusters in 2-D.

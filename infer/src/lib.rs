@@ -38,7 +38,7 @@ mod source;
 pub use backbone::{no_features, valid_name, Backbone, BackboneOptions, Batch, Input, Outputs, Prediction};
 pub use cnnzoo_models::data::{collect_images, open_image, read_fashion_mnist, IMAGE_EXTENSIONS};
 pub use cnnzoo_models::preprocess::preprocess;
-pub use cnnzoo_models::{CardOverrides, Device, ModelCard, Preprocessing};
+pub use cnnzoo_models::{Card, CardOverrides, Device, Preprocessing};
 pub use cuda::DRIVER as CUDA_DRIVER;
 pub use error::{InferError, LoadError};
 pub use eval::{evaluate, Evaluation};

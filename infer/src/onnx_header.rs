@@ -171,7 +171,6 @@ pub fn read(path: &Path) -> Result<Header, String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use cnnzoo_proto::*;
     use cnnzoo_proto::{tensor_shape_proto::dimension, type_proto};

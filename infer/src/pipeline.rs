@@ -109,7 +109,6 @@ pub fn stream<S: Sync, T: Send>(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use ndarray::Array3;
 

@@ -53,17 +53,7 @@ pub enum Precision {
     Bf16,
 }
 
-impl std::str::FromStr for Precision {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Precision::Auto),
-            "fp32" => Ok(Precision::Fp32),
-            "bf16" => Ok(Precision::Bf16),
-            _ => Err(format!("{s:?}: use auto, fp32 or bf16")),
-        }
-    }
-}
+cnnzoo_models::spelled!(Precision { Auto = "auto", Fp32 = "fp32", Bf16 = "bf16" });
 
 /// OpenVINO's build of ONNX Runtime, where the set-up installed it
 /// (`onnxruntime-openvino-*/` in its cache, the newest first).
@@ -177,12 +167,12 @@ pub fn environment(device: Device) -> Result<&'static Environment, InferError> {
 /// What the loaded ONNX Runtime is and offers, for `--version` and diagnostics.
 #[derive(Debug, Clone)]
 pub struct RuntimeInfo {
+    /// The execution providers compiled into it, e.g. `CUDAExecutionProvider`.
+    pub providers: Vec<String>,
     /// The shared library loaded.
     pub library: PathBuf,
     /// ONNX Runtime's build string (branch, commit).
     pub build: String,
-    /// The execution providers compiled into it, e.g. `CUDAExecutionProvider`.
-    pub providers: Vec<String>,
     /// Whether the NVIDIA driver loads (asked only when CUDA is compiled in).
     pub cuda_driver: Option<bool>,
     /// The CUDA/cuDNN libraries found for the CUDA provider (only with a driver).

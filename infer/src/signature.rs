@@ -9,7 +9,7 @@
 use ndarray::Array2;
 
 use cnnzoo_models::card::{FEATURES, LOGITS};
-use cnnzoo_models::{Choice, ChoiceError, ModelCard};
+use cnnzoo_models::{Card, Choice, ChoiceError};
 use cnnzoo_proto::tensor_proto::DataType;
 
 use crate::onnx_header::{Header, Io};
@@ -72,7 +72,7 @@ impl Signature {
     /// `has_card`: the file carries a cnnzoo card (a model without one, of a
     /// single output, is taken to be a classifier). The error says what
     /// does not fit.
-    pub fn read(header: &Header, card: &ModelCard, names: &OutputNames, has_card: bool) -> Result<Signature, Misfit> {
+    pub fn read(header: &Header, card: &Card, names: &OutputNames, has_card: bool) -> Result<Signature, Misfit> {
         let first = header.inputs.first().ok_or("has no input")?;
         if header.inputs.len() > 1 {
             let all: Vec<&str> = header.inputs.iter().map(|i| i.name.as_str()).collect();
@@ -160,7 +160,6 @@ fn pick_outputs(outputs: &[String], names: &OutputNames, has_card: bool) -> Resu
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
     use super::*;
     use cnnzoo_models::Preprocessing;
 
@@ -168,9 +167,9 @@ mod tests {
         Io { name: name.into(), dims: dims.to_vec(), elem_type: elem as i32 }
     }
 
-    fn card(classes: usize) -> ModelCard {
+    fn card(classes: usize) -> Card {
         let classes = (0..classes).map(|i| format!("c{i}")).collect();
-        ModelCard { arch: "unknown".into(), classes, preprocessing: Preprocessing::bilinear_unit(1, 28), test_acc: None }
+        Card { classes, ..Card::unknown(Preprocessing::bilinear_unit(1, 28)) }
     }
 
     fn header(input: Io, outputs: Vec<Io>) -> Header {

@@ -338,7 +338,8 @@ fn a_graph_onnx_runtime_cannot_load_fails_at_ready_and_on_the_command_line() {
     let path = tmp.path().join("odd.onnx");
     std::fs::write(&path, cnnzoo_proto::encode_model(&model)).unwrap();
     let backbone = Backbone::open(&path, &BackboneOptions { device: Device::Cpu, ..Default::default() }).unwrap();
-    let e = backbone.ready().unwrap_err().to_string();
+    // The file and the problem, then ONNX Runtime's own reason, kept as the source.
+    let e = cnnzoo_cli::describe(&backbone.ready().unwrap_err());
     assert!(e.contains("odd.onnx: not a loadable ONNX model") && e.contains("NoSuchOp"), "{e}");
     let img = lenet().join("one.png");
     image::GrayImage::from_pixel(28, 28, image::Luma([9])).save(&img).unwrap();

@@ -47,15 +47,15 @@ impl Pool {
     pub fn k(kernel: usize) -> Self {
         Pool { kernel, stride: kernel, pad: 0, ceil: false }
     }
-    /// PyTorch's `ceil_mode=True`.
-    pub fn ceil(self) -> Self {
-        Pool { ceil: true, ..self }
-    }
     pub fn stride(self, stride: usize) -> Self {
         Pool { stride, ..self }
     }
     pub fn pad(self, pad: usize) -> Self {
         Pool { pad, ..self }
+    }
+    /// PyTorch's `ceil_mode=True`.
+    pub fn ceil(self) -> Self {
+        Pool { ceil: true, ..self }
     }
 }
 

@@ -1,9 +1,10 @@
 //! The model card: what an exported model says about itself, so that
 //! inference needs the ONNX file alone. The exporter writes a [`Card`] into
 //! the ONNX `metadata_props`; inference reads it back with
-//! [`Card::from_metadata`], which validates it, and keeps what it needs of
-//! it ([`ModelCard`]). The metadata keys and the
-//! graph's input and output names are defined here and nowhere else.
+//! [`Card::from_metadata`], which validates it; a model without one gets
+//! [`Card::unknown`], and either takes the caller's overrides
+//! ([`Card::merge`]). The metadata keys and the graph's input and output
+//! names are defined here and nowhere else.
 
 use std::collections::BTreeMap;
 
@@ -119,6 +120,23 @@ impl Card {
         }
     }
 
+    /// The card of a model that carries none: its input and preprocessing,
+    /// and nothing known of its network, classes or training.
+    pub fn unknown(preprocessing: Preprocessing) -> Card {
+        Card {
+            arch: "unknown".into(),
+            classes: vec![],
+            preprocessing,
+            test_acc: None,
+            metrics: vec![],
+            hyperparameters: None,
+            provenance: None,
+            training_versions: BTreeMap::new(),
+            quantization: None,
+            weights: None,
+        }
+    }
+
     /// The `metadata_props` entries, in a fixed order.
     pub fn to_metadata(&self) -> Vec<(String, String)> {
         let mut out = vec![
@@ -194,26 +212,8 @@ impl Card {
     }
 }
 
-/// What inference needs to know about a model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelCard {
-    /// e.g. `resnet18`; `unknown` for models without a card.
-    pub arch: String,
-    /// Class names, by logit index (empty for a backbone without a head).
-    pub classes: Vec<String>,
-    pub preprocessing: Preprocessing,
-    /// Test accuracy reported by training, if known.
-    pub test_acc: Option<f64>,
-}
-
-impl From<Card> for ModelCard {
-    fn from(c: Card) -> ModelCard {
-        ModelCard { arch: c.arch, classes: c.classes, preprocessing: c.preprocessing, test_acc: c.test_acc }
-    }
-}
-
 /// Why a card cannot be read ([`Card::from_metadata`]) or made
-/// ([`ModelCard::merge`]). Each names the key or field at fault.
+/// ([`Card::merge`]). Each names the key or field at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CardError {
     /// No card in the file, and the overrides do not say the channels and size.
@@ -251,22 +251,17 @@ pub struct CardOverrides {
     pub exif_orientation: Option<bool>,
 }
 
-impl ModelCard {
+impl Card {
     /// `card` with `overrides` applied field by field, validated; without a
     /// card, the overrides must say at least the channels and size.
-    pub fn merge(card: Option<ModelCard>, overrides: &CardOverrides) -> Result<ModelCard, CardError> {
+    pub fn merge(card: Option<Card>, overrides: &CardOverrides) -> Result<Card, CardError> {
         let mut card = match card {
             Some(c) => c,
             None => {
                 let (Some(channels), Some(size)) = (overrides.channels, overrides.size) else {
                     return Err(CardError::Missing);
                 };
-                ModelCard {
-                    arch: "unknown".into(),
-                    classes: vec![],
-                    preprocessing: Preprocessing::new(channels, size.width),
-                    test_acc: None,
-                }
+                Card::unknown(Preprocessing::new(channels, size.width))
             }
         };
         let p = &mut card.preprocessing;
@@ -326,7 +321,6 @@ fn parse<T: DeserializeOwned>(value: Option<&str>, key: &'static str) -> Result<
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use std::collections::HashMap;
 
     use super::*;
@@ -348,9 +342,9 @@ mod tests {
         Provenance { checkpoint_sha256: "ab".into(), bn_folded: true, features_only: false, exporter: "test".into() }
     }
 
-    fn read(entries: &HashMap<String, String>) -> Result<Option<ModelCard>, String> {
+    fn read(entries: &HashMap<String, String>) -> Result<Option<Card>, String> {
         let entries: Vec<(&String, &String)> = entries.iter().collect();
-        Card::from_metadata(&entries).map(|c| c.map(ModelCard::from)).map_err(|e| e.to_string())
+        Card::from_metadata(&entries).map_err(|e| e.to_string())
     }
 
     fn metadata(manifest: &Manifest, provenance: &Provenance) -> Vec<(String, String)> {
@@ -415,29 +409,20 @@ mod tests {
     fn overrides_change_one_field_and_keep_the_rest() {
         let entries: HashMap<String, String> = metadata(&manifest(), &provenance()).into_iter().collect();
         let card = read(&entries).unwrap();
-        let merged = ModelCard::merge(card.clone(), &CardOverrides { size: Some(InputSize::square(32)), ..Default::default() }).unwrap();
+        let merged = Card::merge(card.clone(), &CardOverrides { size: Some(InputSize::square(32)), ..Default::default() }).unwrap();
         assert_eq!(merged.preprocessing.size, 32);
         assert_eq!((merged.classes.len(), merged.test_acc, merged.arch.as_str()), (10, Some(0.625), "lenet"));
-        let e =
-            ModelCard::merge(card, &CardOverrides { channels: Some(3), mean: Some(vec![0.5]), std: Some(vec![0.5]), ..Default::default() });
+        let e = Card::merge(card, &CardOverrides { channels: Some(3), mean: Some(vec![0.5]), std: Some(vec![0.5]), ..Default::default() });
         assert!(e.unwrap_err().to_string().contains("1 values for 3 channel"));
-        assert_eq!(
-            ModelCard::merge(None, &CardOverrides { size: Some(InputSize::square(28)), ..Default::default() }),
-            Err(CardError::Missing)
-        );
+        assert_eq!(Card::merge(None, &CardOverrides { size: Some(InputSize::square(28)), ..Default::default() }), Err(CardError::Missing));
         let foreign =
-            ModelCard::merge(None, &CardOverrides { channels: Some(3), size: Some(InputSize::square(224)), ..Default::default() }).unwrap();
+            Card::merge(None, &CardOverrides { channels: Some(3), size: Some(InputSize::square(224)), ..Default::default() }).unwrap();
         assert_eq!(foreign.preprocessing, Preprocessing::new(3, 224));
     }
 
     #[test]
     fn class_names_must_match_the_logits() {
-        let card = ModelCard {
-            arch: "x".into(),
-            classes: vec!["a".into(), "b".into()],
-            preprocessing: Preprocessing::bilinear_unit(1, 8),
-            test_acc: None,
-        };
+        let card = Card { arch: "x".into(), classes: vec!["a".into(), "b".into()], ..Card::unknown(Preprocessing::bilinear_unit(1, 8)) };
         assert!(card.check_logits(Some(2)).is_ok());
         assert!(card.check_logits(Some(3)).unwrap_err().contains("2 class names for 3 logits"));
         assert_eq!((card.label(1), card.label(5)), ("b".to_string(), "5".to_string()));

@@ -49,7 +49,6 @@ impl std::fmt::Display for Device {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::Device;
 
     #[test]

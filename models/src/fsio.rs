@@ -195,13 +195,11 @@ impl Drop for AtomicFile {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn a_failed_write_keeps_the_old_file_and_leaves_no_temporary() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.bin");
+        let (dir, path) = cnnzoo_test_support::scratch("out.bin");
         write_atomic(&path, b"first").unwrap();
         let failed: Result<(), (PathBuf, std::io::Error)> = replace_with(&path, |tmp| {
             std::fs::write(tmp, b"half").unwrap();

@@ -38,7 +38,6 @@ pub fn json_record(paths: &[(&str, &Path)], rest: serde_json::Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;

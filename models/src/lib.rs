@@ -26,12 +26,14 @@ pub mod json_path;
 mod manifest;
 pub mod measured;
 pub mod preprocess;
+#[doc(hidden)]
+pub mod spelled;
 pub mod tuning;
 pub mod weights;
 pub mod zoo;
 
 pub use builder::{Builder, Conv, Pool};
-pub use card::{Card, CardError, CardOverrides, ModelCard};
+pub use card::{Card, CardError, CardOverrides};
 pub use choice::{Choice, ChoiceError};
 pub use device::Device;
 pub use error::ModelError;

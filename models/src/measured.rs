@@ -60,13 +60,11 @@ pub fn cpu_has_bf16() -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn remembered_values_come_back_and_other_keys_stay() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("sub/autotune.json");
+        let (_dir, file) = cnnzoo_test_support::scratch("sub/autotune.json");
         assert_eq!(recall::<u32>(&file, "a", |_| true), None);
         remember(&file, "a", &1u32);
         remember(&file, "b", &2u32);

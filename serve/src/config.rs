@@ -116,7 +116,6 @@ impl ModelConfig {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn config(text: &str) -> anyhow::Result<ModelConfig> {

@@ -244,7 +244,6 @@ mod display {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn every() -> Vec<Candidate> {

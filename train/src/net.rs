@@ -15,25 +15,7 @@ pub enum Layout {
     ChannelsLast,
 }
 
-impl std::fmt::Display for Layout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Layout::Contiguous => "contiguous",
-            Layout::ChannelsLast => "channels-last",
-        })
-    }
-}
-
-impl std::str::FromStr for Layout {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Layout, String> {
-        match s {
-            "contiguous" => Ok(Layout::Contiguous),
-            "channels-last" => Ok(Layout::ChannelsLast),
-            _ => Err(format!("{s:?}: use contiguous or channels-last")),
-        }
-    }
-}
+cnnzoo_models::spelled!(Layout { Contiguous = "contiguous", ChannelsLast = "channels-last" });
 
 /// A graph bound to the variables of a VarStore, named as the graph names them.
 #[derive(Debug)]

@@ -106,7 +106,6 @@ pub fn check(request: Request, device: Device) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

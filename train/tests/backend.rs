@@ -3,23 +3,20 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-use cnnzoo_test_support::data;
 use cnnzoo_test_support::every;
-use data::fashion_mnist;
 use every::every_network;
 
-use cnnzoo_train::data::load_idx;
+mod common;
+use common::{first_batch, turn};
+
 use cnnzoo_train::trainer::batch_input;
 use cnnzoo_train::Net;
 use tch::nn::{OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
 
-/// libtorch's generator is global: tests that seed it take turns.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn inferred_shapes_equal_tch_shapes_for_every_network() {
-    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     every_network(|arch| {
         let cfg = arch.fashion_config(64);
         let graph = arch.build(&cfg).unwrap();
@@ -46,9 +43,7 @@ fn inferred_shapes_equal_tch_shapes_for_every_network() {
 
 #[test]
 fn a_few_sgd_steps_lower_the_loss_of_every_network() {
-    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let data = load_idx(&fashion_mnist()).unwrap();
-    let batch = data.train.take(16);
+    let (_turn, batch) = first_batch(16);
     every_network(|arch| {
         tch::manual_seed(0);
         let vs = VarStore::new(Device::Cpu);

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
-use cnnzoo_test_support::corpus;
+use cnnzoo_test_support::{argv, corpus};
 
 use std::path::Path;
 use std::process::Command;
@@ -250,19 +250,7 @@ fn a_checkpoint_and_a_manifest_that_disagree_are_refused_not_resumed() {
     let data = tmp.path().join("data");
     idx_dataset(&data, 20, 28, 28);
     let run = |stem: &Path, epochs: &str| {
-        let args = [
-            "--arch",
-            "lenet",
-            "--device",
-            "cpu",
-            "--epochs",
-            epochs,
-            "-q",
-            "--data",
-            data.to_str().unwrap(),
-            "-o",
-            stem.to_str().unwrap(),
-        ];
+        let args = argv(&format!("--arch lenet --device cpu --epochs {epochs} -q --data {{}} -o {{}}"), &[&data, stem]);
         let o = run_limited(train_cmd().args(args), Duration::from_secs(120));
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
@@ -272,20 +260,7 @@ fn a_checkpoint_and_a_manifest_that_disagree_are_refused_not_resumed() {
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(a.with_extension("json")).unwrap()).unwrap();
     assert_eq!(manifest["weights_sha256"].as_str().map(str::len), Some(64), "{manifest}");
     std::fs::copy(b.with_extension("ot"), a.with_extension("ot")).unwrap();
-    let args = [
-        "--arch",
-        "lenet",
-        "--device",
-        "cpu",
-        "--resume",
-        "--epochs",
-        "2",
-        "-q",
-        "--data",
-        data.to_str().unwrap(),
-        "-o",
-        a.to_str().unwrap(),
-    ];
+    let args = argv("--arch lenet --device cpu --resume --epochs 2 -q --data {} -o {}", &[&data, &a]);
     let o = run_limited(train_cmd().args(args), Duration::from_secs(120));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.code() == Some(1) && e.contains("a/lenet.json") && e.contains("was not written with"), "{e}");

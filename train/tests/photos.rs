@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
 use cnnzoo_test_support::data;
-use cnnzoo_test_support::python;
+use cnnzoo_test_support::{argv, python};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,7 +17,7 @@ use cnnzoo_models::{Manifest, Preprocessing, IMAGENET_MEAN, IMAGENET_STD};
 
 const CLASSES: [&str; 3] = ["cat", "dog", "fox"];
 
-fn train(args: &[&str]) -> Output {
+fn train<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cnnzoo-train")).args(args).args(["--device", "cpu"]).env_remove("CNNZOO_DATA").output().unwrap()
 }
 
@@ -60,24 +60,8 @@ fn published_weights_fine_tune_on_a_photo_folder_and_keep_their_preprocessing() 
     let weights = resnet18_weights(dir.path());
     let photos = photos(&dir.path().join("photos"));
     let stem = dir.path().join("runs/pets");
-    let args = [
-        "--arch",
-        "tv_resnet18",
-        "--init",
-        weights.to_str().unwrap(),
-        "--data",
-        photos.to_str().unwrap(),
-        "--val-split",
-        "0.2",
-        "--freeze",
-        "backbone",
-        "--epochs",
-        "1",
-        "-q",
-        "-o",
-        stem.to_str().unwrap(),
-    ];
-    let o = train(&args);
+    let args = "--arch tv_resnet18 --init {} --data {} --val-split 0.2 --freeze backbone --epochs 1 -q -o {}";
+    let o = train(&argv(args, &[&weights, &photos, &stem]));
     let e = stderr(&o);
     assert!(o.status.success(), "{e}");
     assert!(e.contains("resnet18.pth: fc: 1000 -> 3 classes, new"), "the run says the head is new: {e}");
@@ -109,16 +93,7 @@ fn published_weights_fine_tune_on_a_photo_folder_and_keep_their_preprocessing() 
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("photos: holds class folders but no train/ and test/: give --val-split 0.1"), "{}", stderr(&o));
     std::fs::create_dir_all(photos.join("test")).unwrap();
-    let o = train(&[
-        "--arch",
-        "tv_resnet18",
-        "--data",
-        photos.to_str().unwrap(),
-        "--val-split",
-        "0.1",
-        "-o",
-        dir.path().join("x").to_str().unwrap(),
-    ]);
+    let o = train(&argv("--arch tv_resnet18 --data {} --val-split 0.1 -o {}", &[&photos, &dir.path().join("x")]));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("test: exists: --val-split holds out part of a folder that has no test split"), "{}", stderr(&o));
     assert!(!dir.path().join("x.ot").exists());
@@ -130,25 +105,8 @@ fn published_rgb_weights_on_fashion_mnist_average_their_statistics_over_gray() {
     let weights = resnet18_weights(dir.path());
     let stem = dir.path().join("gray");
     let fashion = data::fashion_mnist();
-    let o = train(&[
-        "--arch",
-        "tv_resnet18",
-        "--init",
-        weights.to_str().unwrap(),
-        "--data",
-        fashion.to_str().unwrap(),
-        "--size",
-        "32",
-        "--train-limit",
-        "64",
-        "--test-limit",
-        "32",
-        "--epochs",
-        "1",
-        "-q",
-        "-o",
-        stem.to_str().unwrap(),
-    ]);
+    let args = "--arch tv_resnet18 --init {} --data {} --size 32 --train-limit 64 --test-limit 32 --epochs 1 -q -o {}";
+    let o = train(&argv(args, &[&weights, &fashion, &stem]));
     assert!(o.status.success(), "{}", stderr(&o));
     let m = manifest(&stem);
     assert_eq!(m.input(), [1, 32, 32]);

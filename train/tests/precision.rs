@@ -9,11 +9,13 @@ use cnnzoo_test_support::every;
 use data::fashion_mnist;
 use every::every_network;
 
+mod common;
+use common::{first_batch, turn};
+
 use std::process::Command;
 
 use cnnzoo_models::{Arch, ParamRole};
 use cnnzoo_train::checkpoint::Paths;
-use cnnzoo_train::data::load_idx;
 use cnnzoo_train::step::Updater;
 use cnnzoo_train::trainer::{batch_input, train, Options};
 use cnnzoo_train::{Layout, Net, Precision};
@@ -30,9 +32,6 @@ const TV_SIZE: usize = 128;
 /// bf16's rounding through 30 to 120 layers, not the casts this test checks.
 /// Every op they use is in the networks that are checked.
 const BF16_STEP_DIVERGES: [&str; 4] = ["tv_googlenet", "tv_resnet34", "tv_resnet50", "tv_densenet121"];
-
-/// libtorch's generator is global: tests that seed it take turns.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// `(loss, change of every trainable weight)` after one SGD step from the seed-0 start.
 fn one_step(arch: &'static Arch, x: &tch::Tensor, y: &tch::Tensor, precision: Precision, layout: Layout) -> (f64, Vec<f32>) {
@@ -73,9 +72,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 /// mask in memory order, so the masks differ between layouts.
 #[test]
 fn one_bf16_step_follows_the_fp32_step_on_every_network() {
-    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let data = load_idx(&fashion_mnist()).unwrap();
-    let batch = data.train.take(8);
+    let (_turn, batch) = first_batch(8);
     every_network(|arch| {
         if BF16_STEP_DIVERGES.contains(&arch.name) {
             return;
@@ -100,9 +97,7 @@ fn one_bf16_step_follows_the_fp32_step_on_every_network() {
 /// arithmetic in another order.
 #[test]
 fn channels_last_in_fp32_computes_what_contiguous_computes() {
-    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let data = load_idx(&fashion_mnist()).unwrap();
-    let batch = data.train.take(4);
+    let (_turn, batch) = first_batch(4);
     for name in ["lenet", "resnet18", "googlenet"] {
         let arch = Arch::find(name).unwrap();
         let x = batch_input(&batch.images, Device::Cpu, arch.fashion_config(TV_SIZE).size);
@@ -115,7 +110,7 @@ fn channels_last_in_fp32_computes_what_contiguous_computes() {
 
 #[test]
 fn the_seed_lenet_recipe_in_bf16_ends_where_fp32_ends() {
-    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let data = cnnzoo_train::data::load(&fashion_mnist(), &cnnzoo_models::Preprocessing::new(1, 28), None, 42).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let lenet = Arch::find("lenet").unwrap();

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
 mod common;
-use common::{subset, turn};
+use common::{start, subset};
 
 use std::path::Path;
 
@@ -26,9 +26,7 @@ fn max_abs_diff(a: &cnnzoo_models::Weights, b: &cnnzoo_models::Weights) -> f32 {
 
 #[test]
 fn lenet_reaches_an_accuracy_floor_quickly() {
-    let _turn = turn();
-    let dir = tempfile::tempdir().unwrap();
-    let data = subset(30_000, 10_000);
+    let (_turn, dir, data) = start(30_000, 10_000);
     let opts = Options { epochs: 2, batch_size: 64, ..lenet(dir.path(), "floor") };
     let manifest = train(&opts, &data).unwrap();
     let last = manifest.metrics.last().unwrap();
@@ -42,9 +40,7 @@ fn lenet_reaches_an_accuracy_floor_quickly() {
 
 #[test]
 fn resume_ends_where_an_uninterrupted_run_ends() {
-    let _turn = turn();
-    let dir = tempfile::tempdir().unwrap();
-    let data = subset(4_000, 1_000);
+    let (_turn, dir, data) = start(4_000, 1_000);
     let straight = Options { epochs: 3, batch_size: 128, ..lenet(dir.path(), "straight") };
     let a = train(&straight, &data).unwrap();
 
@@ -65,9 +61,7 @@ fn resume_ends_where_an_uninterrupted_run_ends() {
 
 #[test]
 fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
-    let _turn = turn();
-    let dir = tempfile::tempdir().unwrap();
-    let data = subset(2_000, 500);
+    let (_turn, dir, data) = start(2_000, 500);
     let opts = Options { epochs: 1, batch_size: 100, ..lenet(dir.path(), "nan") };
     train(&opts, &data).unwrap();
     let good = std::fs::read(&opts.paths.weights).unwrap();
@@ -89,9 +83,7 @@ fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn zero_epochs_writes_the_initialized_model() {
-    let _turn = turn();
-    let dir = tempfile::tempdir().unwrap();
-    let data = subset(100, 100);
+    let (_turn, dir, data) = start(100, 100);
     let opts = Options { epochs: 0, ..lenet(dir.path(), "init") };
     let manifest = train(&opts, &data).unwrap();
     assert!(manifest.metrics.is_empty());

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
 
 mod common;
-use common::{subset, turn};
+use common::{start, turn};
 
 use std::path::Path;
 
@@ -28,9 +28,7 @@ fn changed(a: &Weights, b: &Weights) -> Vec<String> {
 
 #[test]
 fn a_frozen_backbone_keeps_its_weights_and_batch_norm_statistics() {
-    let _turn = turn();
-    let dir = tempfile::tempdir().unwrap();
-    let data = subset(96, 32);
+    let (_turn, dir, data) = start(96, 32);
     // ResNet-18 (batch norm everywhere) at 32 px: the initialized model, then
     // one epoch of it with the backbone frozen.
     let tuning = Tuning { freeze: Freeze::Backbone, ..Tuning::default() };
@@ -57,9 +55,7 @@ fn a_frozen_backbone_keeps_its_weights_and_batch_norm_statistics() {
 
 #[test]
 fn a_backbone_at_rate_zero_learns_what_a_frozen_one_does() {
-    let _turn = turn();
-    let dir = tempfile::tempdir().unwrap();
-    let data = subset(256, 64);
+    let (_turn, dir, data) = start(256, 64);
     // LeNet has no batch norm and no dropout: the two must agree bit for bit.
     let run = |name: &str, tuning: Tuning| {
         let opts = Options { epochs: 1, batch_size: 64, tuning, ..options("lenet", dir.path(), name) };
@@ -75,9 +71,7 @@ fn a_backbone_at_rate_zero_learns_what_a_frozen_one_does() {
 
 #[test]
 fn the_recipe_flags_train_and_are_recorded() {
-    let _turn = turn();
-    let dir = tempfile::tempdir().unwrap();
-    let data = subset(4000, 1000);
+    let (_turn, dir, data) = start(4000, 1000);
     let tuning = Tuning {
         optimizer: OptimizerKind::Adamw,
         weight_decay: 0.05,
@@ -99,9 +93,7 @@ fn the_recipe_flags_train_and_are_recorded() {
 
 #[test]
 fn a_frozen_backbones_cached_features_train_the_head_as_the_whole_network_does() {
-    let _turn = turn();
-    let dir = tempfile::tempdir().unwrap();
-    let data = subset(4000, 2000);
+    let (_turn, dir, data) = start(4000, 2000);
     // A backbone worth freezing: LeNet after two epochs of AdamW, as published weights.
     let adamw = Tuning { optimizer: OptimizerKind::Adamw, ..Tuning::default() };
     let pre = Options { epochs: 2, batch_size: 64, lr: 0.003, tuning: adamw, ..options("lenet", dir.path(), "pre") };

@@ -40,6 +40,15 @@ fn checkpoint_of(dir: &Path, arch: &str, epochs: usize) -> PathBuf {
     opts.paths.weights
 }
 
+/// A scratch folder, a LeNet checkpoint trained `epochs` epochs in it, and
+/// the path `onnx` there to export it to.
+fn lenet_to_export(epochs: usize, onnx: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let ot = checkpoint_of(dir.path(), "lenet", epochs);
+    let out = dir.path().join(onnx);
+    (dir, ot, out)
+}
+
 fn inspect(path: &Path) -> Value {
     let o = export(&["--inspect", path.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -240,9 +249,7 @@ fn a_triton_repository_entry_parses_as_tritons_model_config() {
 
 #[test]
 fn every_export_is_validated_against_libtorch_and_a_wrong_one_is_not_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let ot = checkpoint_of(dir.path(), "lenet", 0);
-    let out = dir.path().join("lenet.onnx");
+    let (dir, ot, out) = lenet_to_export(0, "lenet.onnx");
     let (ot, o_path) = (ot.to_str().unwrap(), out.to_str().unwrap());
     let o = export(&[ot, "-o", o_path]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -295,9 +302,7 @@ fn every_export_is_validated_against_libtorch_and_a_wrong_one_is_not_written() {
 
 #[test]
 fn embedded_preprocessing_takes_pixels_of_any_size_and_is_checked_before_writing() {
-    let dir = tempfile::tempdir().unwrap();
-    let ot = checkpoint_of(dir.path(), "lenet", 1);
-    let out = dir.path().join("lenet-images.onnx");
+    let (dir, ot, out) = lenet_to_export(1, "lenet-images.onnx");
     let (ot, o_path) = (ot.to_str().unwrap(), out.to_str().unwrap());
     let o = export(&[ot, "--embed-preprocessing", "-o", o_path, "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -8,6 +8,7 @@ use ndarray::{s, Array2, Array4, ArrayView3, ArrayView4, Axis, Ix2};
 use ort::value::{PrimitiveTensorElementType, TensorRef};
 
 use super::{unloadable, Backbone, Batch, Input, Outputs};
+use crate::source::ImageSource;
 use crate::InferError;
 
 impl Backbone {
@@ -142,6 +143,23 @@ impl Backbone {
             let outputs = self.run_inputs(&inputs)?;
             each(Batch { indices, outputs, failures })
         })
+    }
+
+    /// [`Backbone::for_each_batch`] of images, where the first image that
+    /// cannot be read is the error: `each` gets every batch's outputs.
+    pub(super) fn for_each_whole_batch<S: ImageSource>(
+        &self,
+        images: &[S],
+        mut each: impl FnMut(&Outputs) -> Result<(), InferError>,
+    ) -> Result<(), InferError> {
+        self.for_each_batch(
+            images,
+            |img| self.input(img),
+            |batch| match batch.failures.into_iter().next() {
+                Some((_, e)) => Err(e),
+                None => each(&batch.outputs),
+            },
+        )
     }
 }
 

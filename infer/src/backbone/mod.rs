@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, Array3, ArrayView3, Axis};
 
 use cnnzoo_models::card::Card;
-use cnnzoo_models::{CardError, CardOverrides, Choice, ChoiceError, Device, ModelCard};
+use cnnzoo_models::{CardError, CardOverrides, Choice, ChoiceError, Device};
 
 use crate::fastest::ProbeInput;
 use crate::runtime::{Precision, Provider};
@@ -34,10 +34,10 @@ pub struct BackboneOptions {
     /// requests faster (OpenVINO's THROUGHPUT mode, Triton's instances);
     /// one stream gives each request every core.
     pub streams: usize,
-    /// Largest batch per run: bigger inputs are split, bounding memory.
-    pub max_batch: usize,
     /// Threads that decode and preprocess images [default: all cores].
     pub decode_threads: Option<usize>,
+    /// Largest batch per run: bigger inputs are split, bounding memory.
+    pub max_batch: usize,
     pub card: CardOverrides,
     /// The output that holds the class scores, for a model that does not name
     /// it `logits` [default: `logits`, or a foreign model's only output].
@@ -123,7 +123,7 @@ pub struct Backbone {
     /// One session per stream, lent to one run at a time.
     sessions: Sessions,
     streams: usize,
-    card: ModelCard,
+    card: Card,
     provider: Provider,
     /// Why `auto` chose the provider, where it measured.
     provider_note: Option<String>,
@@ -189,7 +189,7 @@ impl Backbone {
         let header = crate::onnx_header::read(&path).map_err(|e| unloadable(&path, LoadError::said(&e)))?;
         let from_file = Card::from_metadata(&header.metadata).map_err(|e| bad(format!("invalid model card: {e}")))?;
         let has_card = from_file.is_some();
-        let card = ModelCard::merge(from_file.map(ModelCard::from), &opts.card).map_err(|e| match e {
+        let card = Card::merge(from_file, &opts.card).map_err(|e| match e {
             CardError::Missing => InferError::NoCard { path: path.clone() },
             e => bad(e.to_string()),
         })?;
@@ -246,7 +246,7 @@ impl Backbone {
         self.sessions.ready().map_err(|e| unloadable(&self.path, e))
     }
 
-    pub fn card(&self) -> &ModelCard {
+    pub fn card(&self) -> &Card {
         &self.card
     }
 
@@ -326,16 +326,9 @@ impl Backbone {
             return Err(no_features(&self.path, &self.signature.features).into());
         }
         let mut out = Array2::zeros((0, self.signature.feature_dim));
-        self.for_each_batch(
-            images,
-            |img| self.input(img),
-            |batch| match batch.failures.into_iter().next() {
-                Some((_, e)) => Err(e),
-                None => {
-                    out.append(Axis(0), batch.outputs.features.view()).map_err(|e| InferError::Runtime(format!("gathering features: {e}")))
-                }
-            },
-        )?;
+        self.for_each_whole_batch(images, |outputs| {
+            out.append(Axis(0), outputs.features.view()).map_err(|e| InferError::Runtime(format!("gathering features: {e}")))
+        })?;
         Ok(out)
     }
 
@@ -345,17 +338,10 @@ impl Backbone {
             return Err(InferError::Usage(format!("{}: a features-only backbone cannot classify", self.path.display())));
         }
         let mut out = vec![];
-        self.for_each_batch(
-            images,
-            |img| self.input(img),
-            |batch| match batch.failures.into_iter().next() {
-                Some((_, e)) => Err(e),
-                None => {
-                    out.extend(batch.outputs.logits.iter().flat_map(|l| l.outer_iter()).map(|row| self.top_k(&row.to_vec(), k)));
-                    Ok(())
-                }
-            },
-        )?;
+        self.for_each_whole_batch(images, |outputs| {
+            out.extend(outputs.logits.iter().flat_map(|l| l.outer_iter()).map(|row| self.top_k(&row.to_vec(), k)));
+            Ok(())
+        })?;
         Ok(out)
     }
 

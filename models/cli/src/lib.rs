@@ -117,16 +117,24 @@ pub fn flag(choice: &cnnzoo_models::Choice) -> String {
     match choice {
         Choice::Device(device) => format!("--device {device}"),
         Choice::Precision(p) => format!("--precision {p}"),
-        Choice::LogitsOutput => "--logits-output NAME".into(),
-        Choice::FeaturesOutput => "--features-output NAME".into(),
-        Choice::Outputs => "--logits-output NAME, --features-output NAME".into(),
-        Choice::BackboneName => "--backbone".into(),
-        Choice::Architecture => "--arch".into(),
-        Choice::ValSplit => "--val-split".into(),
-        Choice::EmbedPreprocessing => "--embed-preprocessing".into(),
-        Choice::TritonRepo => "--triton-repo".into(),
+        named => FLAGS.iter().find(|(c, _)| c == named).map_or_else(|| format!("{named:?}"), |(_, f)| f.to_string()),
     }
 }
+
+/// The flags of the choices that carry no value of their own.
+const FLAGS: [(cnnzoo_models::Choice, &str); 8] = {
+    use cnnzoo_models::Choice::*;
+    [
+        (LogitsOutput, "--logits-output NAME"),
+        (FeaturesOutput, "--features-output NAME"),
+        (Outputs, "--logits-output NAME, --features-output NAME"),
+        (BackboneName, "--backbone"),
+        (Architecture, "--arch"),
+        (ValSplit, "--val-split"),
+        (EmbedPreprocessing, "--embed-preprocessing"),
+        (TritonRepo, "--triton-repo"),
+    ]
+};
 
 /// The one line a binary prints for an error and its causes: each cause's
 /// first line, joined by `: `, skipping a cause the line already says (an
@@ -193,7 +201,6 @@ pub fn finish(result: anyhow::Result<()>, json: bool) -> std::process::ExitCode 
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

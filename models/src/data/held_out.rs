@@ -90,7 +90,6 @@ pub fn hold_out(by_class: Vec<Vec<PathBuf>>, share: f64, seed: u64) -> Result<(L
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn class(n: usize, name: &str) -> Vec<PathBuf> {

@@ -260,7 +260,6 @@ fn decode(bytes: &[u8], opts: &DecodeOptions, err: &dyn Fn(String) -> ImageError
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {

@@ -123,7 +123,6 @@ pub fn find_fashion_mnist(checkout: Option<&Path>) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)] // tests unwrap: a failure is the report
     use super::*;
 
     fn touch(p: &Path) {

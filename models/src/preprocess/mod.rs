@@ -535,7 +535,6 @@ pub fn load_bytes(bytes: &[u8], name: &Path, p: &Preprocessing) -> Result<Array3
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -24,32 +24,12 @@ pub enum Filter {
     BicubicAntialias,
 }
 
-impl Filter {
-    /// The names cards use, in the order they were introduced.
-    pub const NAMES: [&'static str; 3] = ["bilinear", "bilinear_antialias", "bicubic_antialias"];
-
-    /// The name a card spells.
-    pub fn name(self) -> &'static str {
-        match self {
-            Filter::Bilinear => "bilinear",
-            Filter::BilinearAntialias => "bilinear_antialias",
-            Filter::BicubicAntialias => "bicubic_antialias",
-        }
-    }
-}
-
-impl std::str::FromStr for Filter {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<Filter, String> {
-        match name {
-            "bilinear" => Ok(Filter::Bilinear),
-            "bilinear_antialias" => Ok(Filter::BilinearAntialias),
-            "bicubic_antialias" => Ok(Filter::BicubicAntialias),
-            _ => Err(format!("resize {name:?}: unknown filter (known: {})", Filter::NAMES.join(", "))),
-        }
-    }
-}
+// The names cards use, in the order they were introduced.
+crate::spelled!(Filter {
+    Bilinear = "bilinear",
+    BilinearAntialias = "bilinear_antialias",
+    BicubicAntialias = "bicubic_antialias",
+} else |name: &str| format!("resize {name:?}: unknown filter (known: {})", Filter::NAMES.join(", ")));
 
 impl TryFrom<String> for Filter {
     type Error = String;
@@ -62,12 +42,6 @@ impl TryFrom<String> for Filter {
 impl From<Filter> for String {
     fn from(f: Filter) -> String {
         f.name().into()
-    }
-}
-
-impl std::fmt::Display for Filter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -203,7 +177,6 @@ pub fn dot<T: Tap>(a: &[T], w: &[f32]) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn dense(t: &Taps, in_len: usize) -> Vec<Vec<f32>> {

@@ -30,10 +30,11 @@ pub struct ImportOptions {
 #[derive(Debug, Clone)]
 pub struct Imported {
     pub arch: &'static Arch,
-    pub graph: Graph,
-    pub weights: Weights,
+    /// The card's part: class names (the weights' own) and preprocessing.
     pub classes: Vec<String>,
     pub preprocessing: Preprocessing,
+    pub graph: Graph,
+    pub weights: Weights,
     pub source: WeightsSource,
     /// What was adapted on the way (dropped buffers, renamed keys, a summed stem).
     pub notes: Vec<String>,

@@ -249,18 +249,17 @@ impl Machine<'_> {
                         _ => return err(at, "a global whose names are not strings"),
                     }
                 }
-                b'q' => {
-                    let k = self.u8()? as u32;
+                // BINPUT, LONG_BINPUT, MEMOIZE: the top of the stack into the
+                // memo, at a one- or four-byte index or the next free one.
+                b'q' | b'r' | 0x94 => {
+                    let k = match op {
+                        b'q' => self.u8()? as u32,
+                        b'r' => u32::from_le_bytes(self.le()?),
+                        _ => self.memo.len() as u32,
+                    };
                     self.memo_put(k)?
                 }
-                b'r' => {
-                    let k = u32::from_le_bytes(self.le()?);
-                    self.memo_put(k)?
-                }
-                0x94 => {
-                    let k = self.memo.len() as u32; // MEMOIZE
-                    self.memo_put(k)?
-                }
+                // BINGET, LONG_BINGET: a memo entry back onto the stack.
                 b'h' => {
                     let k = self.u8()? as u32;
                     self.memo_get(k)?
@@ -413,7 +412,6 @@ fn call(f: Value, args: Vec<Value>) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

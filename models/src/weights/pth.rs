@@ -286,7 +286,6 @@ impl<'a> Zip<'a> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn tensor(size: &[usize], stride: &[usize], offset: usize) -> TensorRef {

@@ -121,7 +121,6 @@ pub fn write_entries<'a>(tensors: impl IntoIterator<Item = (&'a str, Entry<'a>)>
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

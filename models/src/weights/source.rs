@@ -165,7 +165,6 @@ fn normalized(state: &StateDict, graph: &Graph) -> (Weights, Vec<String>) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::{build, Config};
 

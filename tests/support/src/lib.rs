@@ -10,3 +10,22 @@ pub mod every;
 pub mod forged;
 pub mod python;
 pub mod seeded;
+
+/// A scratch folder, removed when dropped, and the path `name` in it.
+pub fn scratch(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let path = dir.path().join(name);
+    (dir, path)
+}
+
+/// A command line as one would type it: `line` split at white space, each
+/// `{}` in it replaced by the next of `paths`.
+pub fn argv(line: &str, paths: &[&std::path::Path]) -> Vec<String> {
+    let mut paths = paths.iter();
+    line.split_whitespace()
+        .map(|word| match word {
+            "{}" => paths.next().expect("a path for each {}").display().to_string(),
+            _ => word.to_string(),
+        })
+        .collect()
+}

@@ -93,7 +93,6 @@ pub fn download_fashion_mnist(dir: &Path, mirror: &Mirror) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::{hex_digest, parse_checksums};
 
     #[test]

@@ -22,3 +22,14 @@ pub fn subset(train: usize, test: usize) -> Dataset {
     d.test = d.test.take(test);
     d
 }
+
+/// What a training run's test starts with: its turn at the generator, a
+/// scratch folder for the run's files, and [`subset`]`(train, test)`.
+pub fn start(train: usize, test: usize) -> (std::sync::MutexGuard<'static, ()>, tempfile::TempDir, Dataset) {
+    (turn(), tempfile::tempdir().expect("a scratch folder"), subset(train, test))
+}
+
+/// A test's turn at the generator and the first `n` training examples.
+pub fn first_batch(n: usize) -> (std::sync::MutexGuard<'static, ()>, cnnzoo_train::data::Split) {
+    (turn(), load_idx(&fashion_mnist()).expect("Fashion-MNIST").train.take(n))
+}
