@@ -24,27 +24,8 @@ import time
 import numpy as np
 import openvino as ov
 
-
-def peer_speed(compiled, x, seconds, asynchronous):
-    """Images/s of an OpenVINO compiled model on `x`, after one warm-up."""
-    if not asynchronous:
-        request = compiled.create_infer_request()
-        request.infer({0: x})
-        runs, start = 0, time.perf_counter()
-        while runs < 3 or time.perf_counter() - start < seconds:
-            request.infer({0: x})
-            runs += 1
-        return runs * x.shape[0] / (time.perf_counter() - start)
-    queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-    for _ in range(len(queue)):
-        queue.start_async({0: x})
-    queue.wait_all()
-    runs, start = 0, time.perf_counter()
-    while runs < 3 or time.perf_counter() - start < seconds:
-        queue.start_async({0: x})
-        runs += 1
-    queue.wait_all()
-    return runs * x.shape[0] / (time.perf_counter() - start)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from openvino_peer import images_per_sec as peer_speed  # noqa: E402
 
 
 def ours_speed(infer, model, batch, streams, seconds):

@@ -16,22 +16,12 @@ cd "$(dirname "$0")/.."
 seconds=${1:-2}
 source bench/setup.sh
 python -c 'import openvino' 2>/dev/null || python -m pip install --quiet openvino==2026.4.1
-kept=$CNNZOO_CACHE/openvino-bench
-mkdir -p "$kept"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; OpenVINO $(python -c 'import openvino; print(openvino.__version__.split("-")[0])') (Python); ${ROUNDS:-6} interleaved rounds of ${seconds} s per configuration."
 echo
 echo "| net, batch | cnnzoo best, images/s | OpenVINO best, images/s | best / best | median of per-round ratios |"
 echo "| --- | --- | --- | --- | --- |"
 for arch in ${ARCHS:-resnet18 densenet googlenet}; do
-  ck=$kept/$arch.ot
-  if [ ! -f "$ck" ]; then
-    "$bin/cnnzoo-train" --arch "$arch" --data "$data" --epochs 1 --train-limit 12000 --batch-size 64 --optimizer adamw --lr 0.001 -q -o "$kept/$arch" > /dev/null
-  fi
-  "$bin/cnnzoo-export" "$ck" -o "$work/$arch.onnx" > /dev/null
-  if [ ! -f "$kept/$arch.int8.onnx" ]; then
-    "$bin/cnnzoo-export" "$ck" --int8 --calibrate "$data" -o "$kept/$arch.int8.onnx" --force > /dev/null
-  fi
-  cp "$kept/$arch.int8.onnx" "$work/$arch.int8.onnx"
+  openvino_models "$arch"
   for batch in ${BATCHES:-1 64}; do
     for ext in onnx int8.onnx; do
       python bench/openvino_interleaved.py "$bin/cnnzoo-infer" "$work/$arch.$ext" "$batch" "${ROUNDS:-6}" "$seconds" > "$work/$arch.$batch.$ext.json"

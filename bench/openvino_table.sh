@@ -15,18 +15,13 @@
 #
 #   bash bench/openvino_table.sh [SECONDS]      (ARCHS="resnet18 densenet googlenet")
 #
-# The checkpoints are trained here once and kept, with their INT8 exports, in
-# $CNNZOO_CACHE/openvino-bench: one epoch of AdamW (lr 0.001, batch 64) on
-# the first 12,000 training images, which takes each network past chance
-# (d2l's one-epoch SGD at batch 128-256 leaves GoogLeNet and DenseNet at
-# chance, where an accuracy comparison says nothing).
+# The checkpoints are trained here once and kept, with their INT8 exports
+# (bench/setup.sh's openvino_models).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-3}
 source bench/setup.sh
 python -c 'import openvino' 2>/dev/null || python -m pip install --quiet openvino==2026.4.1
-kept=$CNNZOO_CACHE/openvino-bench
-mkdir -p "$kept"
 ips() { python -c "import json,sys; d=json.load(open(sys.argv[1])); print({r['batch']: r['images_per_sec'] for r in d['results']}[int(sys.argv[2])])" "$1" "$2"; }
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; OpenVINO $(python -c 'import openvino; print(openvino.__version__.split("-")[0])') (Python), onnxruntime-openvino 1.24.1 (cnnzoo); ${seconds} s per case, best of ${ROUNDS:-2} rounds."
 echo
@@ -35,15 +30,7 @@ echo "| net, batch | cnnzoo CPU fp32 | cnnzoo CPU INT8 | cnnzoo OpenVINO (fp32 f
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 acc_rows=()
 for arch in ${ARCHS:-resnet18 densenet googlenet}; do
-  ck=$kept/$arch.ot
-  if [ ! -f "$ck" ]; then
-    "$bin/cnnzoo-train" --arch "$arch" --data "$data" --epochs 1 --train-limit 12000 --batch-size 64 --optimizer adamw --lr 0.001 -q -o "$kept/$arch" > /dev/null
-  fi
-  "$bin/cnnzoo-export" "$ck" -o "$work/$arch.onnx" > /dev/null
-  if [ ! -f "$kept/$arch.int8.onnx" ]; then
-    "$bin/cnnzoo-export" "$ck" --int8 --calibrate "$data" -o "$kept/$arch.int8.onnx" --force > /dev/null
-  fi
-  cp "$kept/$arch.int8.onnx" "$work/$arch.int8.onnx"
+  openvino_models "$arch"
   for round in $(seq "${ROUNDS:-2}"); do
     for run in cpu-fp32:cpu:onnx:1 cpu-int8:cpu:int8.onnx:1 ov-fp32:openvino:onnx:1 ov-int8:openvino:int8.onnx:1 ov-fp32-s:openvino:onnx:$streams ov-int8-s:openvino:int8.onnx:$streams; do
       IFS=: read -r name device ext n <<< "$run"

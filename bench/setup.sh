@@ -27,3 +27,22 @@ serve_start() {
   exit 1
 }
 serve_stop() { kill -TERM "$server"; wait "$server" || true; server=; }
+
+# openvino_models ARCH: $work/ARCH.onnx and $work/ARCH.int8.onnx, the files
+# the OpenVINO benchmarks compare on. The checkpoint is trained once and
+# kept, with its INT8 export, in $CNNZOO_CACHE/openvino-bench: one epoch of
+# AdamW (lr 0.001, batch 64) on the first 12,000 training images, which takes
+# each network past chance (d2l's one-epoch SGD at batch 128-256 leaves
+# GoogLeNet and DenseNet at chance, where an accuracy comparison says nothing).
+openvino_models() {
+  local arch=$1 kept=$CNNZOO_CACHE/openvino-bench
+  mkdir -p "$kept"
+  if [ ! -f "$kept/$arch.ot" ]; then
+    "$bin/cnnzoo-train" --arch "$arch" --data "$data" --epochs 1 --train-limit 12000 --batch-size 64 --optimizer adamw --lr 0.001 -q -o "$kept/$arch" > /dev/null
+  fi
+  "$bin/cnnzoo-export" "$kept/$arch.ot" -o "$work/$arch.onnx" > /dev/null
+  if [ ! -f "$kept/$arch.int8.onnx" ]; then
+    "$bin/cnnzoo-export" "$kept/$arch.ot" --int8 --calibrate "$data" -o "$kept/$arch.int8.onnx" --force > /dev/null
+  fi
+  cp "$kept/$arch.int8.onnx" "$work/$arch.int8.onnx"
+}
