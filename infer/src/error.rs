@@ -44,10 +44,11 @@ pub enum InferError {
 }
 
 impl InferError {
-    /// ONNX Runtime's `source`, failing at `context`.
-    pub fn ort<E: Into<ort::Error>>(context: impl Into<String>) -> impl FnOnce(E) -> InferError {
+    /// ONNX Runtime's `source`, failing at `context` (for `map_err`, as
+    /// often as the caller needs).
+    pub fn ort<E: Into<ort::Error>>(context: impl Into<String>) -> impl Fn(E) -> InferError {
         let context = context.into();
-        move |source| InferError::Ort { context, source: source.into() }
+        move |source| InferError::Ort { context: context.clone(), source: source.into() }
     }
 }
 

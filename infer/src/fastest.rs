@@ -99,17 +99,17 @@ pub fn cpu_or_openvino(
 /// Images/s of `session` on a batch of zeros: one warm-up run (OpenVINO
 /// compiles for the shape on it), then runs for at least a quarter second.
 fn speed(session: &mut Session, input: &ProbeInput) -> Result<f64, InferError> {
-    let rt = |e: ort::Error| InferError::Ort { context: "timing a run".into(), source: e };
+    let rt = InferError::ort::<ort::Error>("timing a run");
     let [n, a, b, c] = input.shape;
     let floats = (!input.pixels).then(|| Array4::<f32>::zeros((n, a, b, c)).into_dyn());
     let pixels = input.pixels.then(|| ArrayD::<u8>::zeros(IxDyn(&[n, a, b, c])));
     let mut once = || -> Result<(), InferError> {
         let inputs = match (&floats, &pixels) {
-            (Some(x), _) => ort::inputs![input.name.as_str() => TensorRef::from_array_view(x.view()).map_err(rt)?],
-            (_, Some(x)) => ort::inputs![input.name.as_str() => TensorRef::from_array_view(x.view()).map_err(rt)?],
+            (Some(x), _) => ort::inputs![input.name.as_str() => TensorRef::from_array_view(x.view()).map_err(&rt)?],
+            (_, Some(x)) => ort::inputs![input.name.as_str() => TensorRef::from_array_view(x.view()).map_err(&rt)?],
             _ => unreachable!("one of the two is made"),
         };
-        session.run(inputs).map(drop).map_err(rt)
+        session.run(inputs).map(drop).map_err(&rt)
     };
     once()?;
     let (started, mut runs) = (Instant::now(), 0usize);

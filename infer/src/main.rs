@@ -38,7 +38,7 @@ struct Cli {
     /// Images, or folders searched recursively for images.
     inputs: Vec<PathBuf>,
     /// Backbone name: NAME.onnx in --model-dir.
-    #[arg(long, conflicts_with = "model")]
+    #[arg(long, conflicts_with = "model", value_parser = backbone_name)]
     backbone: Option<String>,
     /// An ONNX file.
     #[arg(long)]
@@ -168,6 +168,14 @@ fn card_overrides(cli: &Cli) -> anyhow::Result<CardOverrides> {
         std: cli.std.clone(),
         exif_orientation: cli.exif_orientation,
     })
+}
+
+/// `--backbone NAME`: a name, never a path (the library refuses one too).
+fn backbone_name(s: &str) -> Result<String, String> {
+    match cnnzoo_infer::valid_name(s) {
+        true => Ok(s.to_string()),
+        false => Err("use letters, digits, '-', '_' or '.' (no paths); --model takes a file".into()),
+    }
 }
 
 fn open_backbone(cli: &Cli) -> anyhow::Result<Backbone> {

@@ -20,8 +20,8 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(model: &[u8]) -> Result<Probe, InferError> {
-        let rt = |e: ort::Error| InferError::Ort { context: "loading the model in memory".into(), source: e };
-        let session = Session::builder(environment(cnnzoo_models::Device::Cpu)?).map_err(rt)?.commit_from_memory(model).map_err(rt)?;
+        let rt = InferError::ort::<ort::Error>("loading the model in memory");
+        let session = Session::builder(environment(cnnzoo_models::Device::Cpu)?).map_err(&rt)?.commit_from_memory(model).map_err(&rt)?;
         let input =
             session.inputs().first().map(|i| i.name().to_string()).ok_or_else(|| InferError::Runtime("the model has no input".into()))?;
         let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
@@ -47,13 +47,13 @@ impl Probe {
         &mut self,
         x: ArrayView4<T>,
     ) -> Result<Vec<Vec<f32>>, InferError> {
-        let rt = |e: ort::Error| InferError::Ort { context: "running the model".into(), source: e };
+        let rt = InferError::ort::<ort::Error>("running the model");
         let x = x.as_standard_layout();
-        let tensor = TensorRef::from_array_view(x.view()).map_err(rt)?;
-        let outputs = self.session.run(ort::inputs![self.input.as_str() => tensor]).map_err(rt)?;
+        let tensor = TensorRef::from_array_view(x.view()).map_err(&rt)?;
+        let outputs = self.session.run(ort::inputs![self.input.as_str() => tensor]).map_err(&rt)?;
         self.outputs
             .iter()
-            .map(|name| outputs[name.as_str()].try_extract_array::<f32>().map(|a| a.iter().copied().collect()).map_err(rt))
+            .map(|name| outputs[name.as_str()].try_extract_array::<f32>().map(|a| a.iter().copied().collect()).map_err(&rt))
             .collect()
     }
 }

@@ -21,8 +21,6 @@ pub enum Choice {
     FeaturesOutput,
     /// Which output is which, where the model's names do not say.
     Outputs,
-    /// A backbone's name in the model folder.
-    BackboneName,
     /// The network a weights file holds.
     Architecture,
     /// The share of each class held out for testing.
@@ -43,7 +41,6 @@ impl Choice {
             Choice::LogitsOutput => "the logits output".into(),
             Choice::FeaturesOutput => "the feature output".into(),
             Choice::Outputs => "the logits and feature outputs".into(),
-            Choice::BackboneName => "the backbone name".into(),
             Choice::Architecture => "the architecture".into(),
             Choice::ValSplit => "a held-out share".into(),
             Choice::EmbedPreprocessing => "embedding the preprocessing".into(),

@@ -93,13 +93,13 @@ impl Backbone {
     }
 
     fn run_one<T: PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static>(&self, x: ArrayView4<T>) -> Result<Outputs, InferError> {
-        let rt = |e: ort::Error| InferError::Ort { context: self.path.display().to_string(), source: e };
+        let rt = InferError::ort::<ort::Error>(self.path.display().to_string());
         let x = x.as_standard_layout();
-        let tensor = TensorRef::from_array_view(x.view()).map_err(rt)?;
+        let tensor = TensorRef::from_array_view(x.view()).map_err(&rt)?;
         let mut session = self.sessions.lend().map_err(|e| unloadable(&self.path, e))?;
-        let outputs = session.run(ort::inputs![self.signature.input.as_str() => tensor]).map_err(rt)?;
+        let outputs = session.run(ort::inputs![self.signature.input.as_str() => tensor]).map_err(&rt)?;
         let take = |name: &str| -> Result<Array2<f32>, InferError> {
-            let v = outputs[name].try_extract_array::<f32>().map_err(rt)?;
+            let v = outputs[name].try_extract_array::<f32>().map_err(&rt)?;
             v.into_dimensionality::<Ix2>().map(|a| a.to_owned()).map_err(|e| InferError::Runtime(format!("output {name}: {e}")))
         };
         let rows = x.len_of(Axis(0));

@@ -122,13 +122,12 @@ pub fn flag(choice: &cnnzoo_models::Choice) -> String {
 }
 
 /// The flags of the choices that carry no value of their own.
-const FLAGS: [(cnnzoo_models::Choice, &str); 8] = {
+const FLAGS: [(cnnzoo_models::Choice, &str); 7] = {
     use cnnzoo_models::Choice::*;
     [
         (LogitsOutput, "--logits-output NAME"),
         (FeaturesOutput, "--features-output NAME"),
         (Outputs, "--logits-output NAME, --features-output NAME"),
-        (BackboneName, "--backbone"),
         (Architecture, "--arch"),
         (ValSplit, "--val-split"),
         (EmbedPreprocessing, "--embed-preprocessing"),

@@ -34,7 +34,7 @@ impl HoldOutError {
     /// folders are `classes`: a class too small names its folder.
     pub fn about_share(&self, root: &Path, classes: &[String]) -> ChoiceError {
         match self {
-            HoldOutError::Share(_) => ChoiceError::new(Choice::ValSplit, format!("{{choice}}: {self}")),
+            HoldOutError::Share(_) => ChoiceError::refused(Choice::ValSplit, self),
             HoldOutError::TooFew { class, .. } => {
                 let folder = classes.get(*class).map_or_else(|| root.to_path_buf(), |c| root.join(c));
                 ChoiceError::new(Choice::ValSplit, format!("{self} ({{choice}})")).within(folder.display())
